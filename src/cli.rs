@@ -1,0 +1,178 @@
+//! `sahaya ask`, `sahaya check`: a thin layer over the library.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use sahaya::{Customer, Engine, Formality, Lang, Message};
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Rule-based multilingual FAQ chatbot and auto-responder.
+#[derive(Parser)]
+#[command(name = "sahaya", version, about)]
+struct Cli {
+    /// Directory holding knowledge/, locales/ and rules/.
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Answer one message and print the reply.
+    Ask(AskArgs),
+    /// Validate all content; print `file:line:col: error: message` for each problem.
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct AskArgs {
+    /// Reply language (te, el, en; tags like el-GR work). Detected when absent.
+    #[arg(long)]
+    lang: Option<String>,
+    /// Register: formal (default) or informal.
+    #[arg(long)]
+    formality: Option<String>,
+    /// Channel the message came from (chat, email …).
+    #[arg(long)]
+    channel: Option<String>,
+    /// Time the message was sent, RFC 3339.
+    #[arg(long)]
+    at: Option<String>,
+    /// Customer tier (e.g. business).
+    #[arg(long)]
+    tier: Option<String>,
+    /// Conversation id.
+    #[arg(long)]
+    session: Option<String>,
+    /// Print the reply as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The message; `-` or nothing reads it from standard input.
+    #[arg(value_parser = clap::value_parser!(OsString), num_args = 0..)]
+    text: Vec<OsString>,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Ask(args) => ask(&cli.data, args),
+        Command::Check { format } => check(&cli.data, format),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sahaya: {e:#}");
+            2
+        }
+    }
+}
+
+fn ask(data: &std::path::Path, args: AskArgs) -> Result<i32> {
+    let text = message_text(&args.text)?;
+    if let Some(l) = &args.lang {
+        l.parse::<Lang>()?;
+    }
+    let formality = args.formality.as_deref().map(str::parse::<Formality>).transpose()?;
+    let engine = Engine::load(data)
+        .with_context(|| format!("loading content from {}", data.display()))?;
+    let msg = Message {
+        text,
+        lang: args.lang,
+        formality,
+        channel: args.channel,
+        session_id: args.session,
+        customer: args.tier.map(|tier| Customer {
+            tier: Some(tier),
+            ..Customer::default()
+        }),
+        at: args.at,
+    };
+    let reply = engine.try_respond(&msg)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reply)?);
+    } else {
+        println!("{}", reply.text);
+        let mut meta = format!(
+            "[{} · {} · {} · confidence {:.2}",
+            serde_json::to_value(reply.decision)?.as_str().unwrap_or_default(),
+            reply.lang,
+            reply.formality.as_str(),
+            reply.confidence
+        );
+        if let Some(id) = &reply.answer_id {
+            meta.push_str(&format!(" · {id}"));
+        }
+        meta.push(']');
+        eprintln!("{meta}");
+    }
+    Ok(0)
+}
+
+/// The message from the arguments, or from standard input when there are none or `-`.
+fn message_text(args: &[OsString]) -> Result<String> {
+    if args.is_empty() || (args.len() == 1 && args[0] == "-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(sahaya::MAX_TEXT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .context("reading the message from standard input")?;
+        return String::from_utf8(bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "the message on standard input is not valid UTF-8 (at byte {})",
+                e.utf8_error().valid_up_to()
+            )
+        });
+    }
+    let mut parts = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        match a.to_str() {
+            Some(s) => parts.push(s),
+            None => bail!("argument {} of the message is not valid UTF-8", i + 1),
+        }
+    }
+    Ok(parts.join(" "))
+}
+
+fn check(data: &std::path::Path, format: Format) -> Result<i32> {
+    if !data.is_dir() {
+        bail!("data directory {} not found", data.display());
+    }
+    let diags = sahaya::check(data);
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == sahaya::Severity::Error)
+        .count();
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&diags)?),
+        Format::Text => {
+            for d in &diags {
+                println!("{d}");
+            }
+            if diags.is_empty() {
+                eprintln!("sahaya check: all content is valid");
+            } else {
+                eprintln!("sahaya check: {errors} error(s), {} warning(s)", diags.len() - errors);
+            }
+        }
+    }
+    Ok(if errors > 0 { 1 } else { 0 })
+}

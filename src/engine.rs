@@ -1,0 +1,480 @@
+//! The engine: one immutable snapshot of the content, and the pipeline that turns a
+//! [`Message`] into a [`Reply`].
+
+use crate::detect::{detect, Detection};
+use crate::error::{Diagnostic, ErrorKind, Severity};
+use crate::knowledge::KnowledgeBase;
+use crate::lang::{Formality, Lang};
+use crate::locale::Locales;
+use crate::retrieve::{Retriever, Scored};
+use crate::text::{normalize, Analyzer};
+use crate::Error;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Longest message `try_respond` accepts, in bytes; `respond` looks only at its start.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// A customer message and what is known about its context.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// What the customer wrote.
+    pub text: String,
+    /// The reply language (`te`, `el-GR` …); detected from the text when absent.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// The register to use; the language's default (formal) when absent.
+    #[serde(default)]
+    pub formality: Option<Formality>,
+    /// Where the message came from (`chat`, `email` …).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Conversation id, echoed in the reply.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// The customer, when known.
+    #[serde(default)]
+    pub customer: Option<Customer>,
+    /// The time the message was sent (RFC 3339); now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+impl Message {
+    /// A message with just its text.
+    pub fn new(text: impl Into<String>) -> Message {
+        Message {
+            text: text.into(),
+            ..Message::default()
+        }
+    }
+
+    /// Sets the reply language.
+    pub fn lang(mut self, lang: impl Into<String>) -> Message {
+        self.lang = Some(lang.into());
+        self
+    }
+
+    /// Sets the register.
+    pub fn formality(mut self, formality: Formality) -> Message {
+        self.formality = Some(formality);
+        self
+    }
+
+    /// Sets the session id.
+    pub fn session(mut self, id: impl Into<String>) -> Message {
+        self.session_id = Some(id.into());
+        self
+    }
+}
+
+/// The customer behind a message.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// Name, for personal greetings.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Customer tier (`business` …).
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// Region (`GR`, `IN`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// IANA time zone (`Europe/Athens`).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// What the engine decided to do with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// A knowledge answer is confident enough to send.
+    Answer,
+    /// Several topics fit: the reply asks the customer to pick.
+    Clarify,
+    /// Nothing fits: the reply says so and offers a person.
+    Fallback,
+    /// A person takes over.
+    Escalate,
+}
+
+/// A close match offered in a `clarify` reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// Topic id.
+    pub id: String,
+    /// The topic's question in the reply language.
+    pub question: String,
+    /// Confidence in [0, 1].
+    pub confidence: f32,
+}
+
+/// Where an escalated conversation goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// The rule that escalated.
+    pub rule: String,
+    /// The queue of people that takes it.
+    pub queue: String,
+    /// Priority (`normal`, `high`, `urgent`).
+    pub priority: String,
+}
+
+/// The reply to a message; serializes to the JSON of the HTTP API and `ask --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// answer, clarify, fallback or escalate.
+    pub decision: Decision,
+    /// The language of `text`.
+    pub lang: Lang,
+    /// The register of `text`.
+    pub formality: Formality,
+    /// The whole reply to send.
+    pub text: String,
+    /// The answered topic, for `answer`.
+    pub answer_id: Option<String>,
+    /// Confidence of the best match, in [0, 1].
+    pub confidence: f32,
+    /// Close matches, for `clarify`.
+    pub suggestions: Vec<Suggestion>,
+    /// Set when the decision is `escalate`.
+    pub escalation: Option<Escalation>,
+    /// True when no person is at work now.
+    pub after_hours: bool,
+    /// The conversation id, when the message had one.
+    pub session_id: Option<String>,
+    /// Why: each step of the decision in one line.
+    pub trace: Vec<String>,
+}
+
+/// Confidence thresholds of one language.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// At or above this (and clearly ahead of the second topic) the bot answers.
+    pub answer: f32,
+    /// At or above this the bot asks which topic was meant; below it falls back.
+    pub clarify: f32,
+    /// An answer needs to lead the second topic by this much; otherwise clarify.
+    pub margin: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            answer: 0.5,
+            clarify: 0.3,
+            margin: 0.08,
+        }
+    }
+}
+
+/// Engine settings; every field has a default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Thresholds for every language.
+    pub thresholds: Thresholds,
+    /// Per-language overrides of `thresholds`, keyed by language code.
+    pub thresholds_by_lang: BTreeMap<Lang, Thresholds>,
+}
+
+impl Config {
+    fn thresholds(&self, lang: Lang) -> Thresholds {
+        self.thresholds_by_lang.get(&lang).copied().unwrap_or(self.thresholds)
+    }
+}
+
+/// The Sahaya engine: knowledge, index and locales of one data directory, immutable once
+/// loaded. Cheap to share between threads (`&Engine` is all `respond` needs).
+#[derive(Debug)]
+pub struct Engine {
+    kb: KnowledgeBase,
+    retriever: Retriever,
+    locales: Locales,
+    config: Config,
+}
+
+/// Reads and validates every content file under `data_dir`; returns all problems found
+/// (errors and warnings), in file order. An empty list means the content is clean.
+pub fn check(data_dir: impl AsRef<Path>) -> Vec<Diagnostic> {
+    let dir = data_dir.as_ref();
+    let (_, mut diags) = KnowledgeBase::load(dir);
+    let (_, locale_diags) = Locales::load(dir);
+    diags.extend(locale_diags);
+    diags
+}
+
+impl Engine {
+    /// Loads the content of `data_dir` (`knowledge/`, `locales/`) with default settings.
+    ///
+    /// Fails with [`ErrorKind::Content`] listing every problem when any file has an error.
+    pub fn load(data_dir: impl AsRef<Path>) -> Result<Engine, Error> {
+        Engine::load_with(data_dir, Config::default())
+    }
+
+    /// Loads the content of `data_dir` with the given settings.
+    pub fn load_with(data_dir: impl AsRef<Path>, config: Config) -> Result<Engine, Error> {
+        let dir = data_dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::io(
+                dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "data directory not found"),
+            ));
+        }
+        let (kb, mut diags) = KnowledgeBase::load(dir);
+        let (locales, locale_diags) = Locales::load(dir);
+        diags.extend(locale_diags);
+        diags.retain(|d| d.severity == Severity::Error);
+        if !diags.is_empty() {
+            return Err(ErrorKind::Content(diags).into());
+        }
+        let retriever = Retriever::build(&kb)?;
+        Ok(Engine {
+            kb,
+            retriever,
+            locales,
+            config,
+        })
+    }
+
+    /// The knowledge base.
+    pub fn knowledge(&self) -> &KnowledgeBase {
+        &self.kb
+    }
+
+    /// The search index (for benchmarks and diagnostics).
+    pub fn retriever(&self) -> &Retriever {
+        &self.retriever
+    }
+
+    /// Answers a message; never fails. Problems with the request (unknown language, empty
+    /// or huge text) are handled gracefully and noted in the trace; use
+    /// [`Engine::try_respond`] to reject them instead.
+    pub fn respond(&self, msg: &Message) -> Reply {
+        let mut trace = Vec::new();
+        let lang = match msg.lang.as_deref().map(str::parse::<Lang>) {
+            Some(Ok(l)) => Some(l),
+            Some(Err(e)) => {
+                trace.push(format!("ignored language: {e}"));
+                None
+            }
+            None => None,
+        };
+        let text = truncate(&msg.text, MAX_TEXT_BYTES);
+        if text.len() < msg.text.len() {
+            trace.push(format!("text cut to its first {MAX_TEXT_BYTES} bytes"));
+        }
+        self.run(msg, text, lang, trace)
+    }
+
+    /// Answers a message, or rejects a bad request: empty text, text over
+    /// [`MAX_TEXT_BYTES`], an unknown language.
+    pub fn try_respond(&self, msg: &Message) -> Result<Reply, Error> {
+        if msg.text.len() > MAX_TEXT_BYTES {
+            return Err(Error::bad_request(format!(
+                "text is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                msg.text.len()
+            )));
+        }
+        if normalize(&msg.text).is_empty() {
+            return Err(Error::bad_request("text is empty"));
+        }
+        let lang = msg.lang.as_deref().map(str::parse::<Lang>).transpose()?;
+        Ok(self.run(msg, &msg.text, lang, Vec::new()))
+    }
+
+    fn run(&self, msg: &Message, text: &str, lang: Option<Lang>, mut trace: Vec<String>) -> Reply {
+        let normalized = normalize(text);
+        let detection = detect(&normalized);
+        let formality = msg.formality.unwrap_or_default();
+        trace.push(describe_detection(&detection, lang));
+
+        let ranked = if normalized.is_empty() {
+            trace.push("empty message".into());
+            Vec::new()
+        } else {
+            self.retrieve(&normalized, &detection, lang, &mut trace)
+        };
+        let reply_lang = lang.unwrap_or_else(|| match ranked.first() {
+            Some(best) if best.confidence >= self.config.thresholds(detection.lang).clarify => {
+                lang_of(best.analyzer)
+            }
+            _ => detection.lang,
+        });
+        let th = self.config.thresholds(reply_lang);
+        let top = ranked.first().copied();
+        let second = ranked.get(1).map_or(0.0, |s| s.confidence);
+        let confidence = top.map_or(0.0, |s| s.confidence);
+
+        let decision = match top {
+            Some(t) if t.confidence >= th.answer && t.confidence - second >= th.margin => {
+                trace.push(format!(
+                    "decide: answer ({:.2} ≥ {:.2}, lead {:.2} ≥ {:.2})",
+                    t.confidence,
+                    th.answer,
+                    t.confidence - second,
+                    th.margin
+                ));
+                Decision::Answer
+            }
+            Some(t) if t.confidence >= th.clarify => {
+                trace.push(format!(
+                    "decide: clarify ({:.2}; answer needs ≥ {:.2} and a lead of {:.2})",
+                    t.confidence, th.answer, th.margin
+                ));
+                Decision::Clarify
+            }
+            _ => {
+                trace.push(format!("decide: fallback (best {confidence:.2} < {:.2})", th.clarify));
+                Decision::Fallback
+            }
+        };
+
+        let mut reply = Reply {
+            decision,
+            lang: reply_lang,
+            formality,
+            text: String::new(),
+            answer_id: None,
+            confidence: round3(confidence),
+            suggestions: Vec::new(),
+            escalation: None,
+            after_hours: false,
+            session_id: msg.session_id.clone(),
+            trace,
+        };
+        match decision {
+            Decision::Answer => {
+                let topic = &self.kb.topics()[top.map_or(0, |t| t.topic)];
+                reply.answer_id = Some(topic.id.clone());
+                reply.text = topic.text(reply_lang).answer(formality).to_string();
+            }
+            Decision::Clarify => {
+                let floor = th.clarify * 0.8;
+                reply.suggestions = ranked
+                    .iter()
+                    .filter(|s| s.confidence >= floor)
+                    .take(3)
+                    .map(|s| {
+                        let topic = &self.kb.topics()[s.topic];
+                        Suggestion {
+                            id: topic.id.clone(),
+                            question: topic.text(reply_lang).question.clone(),
+                            confidence: round3(s.confidence),
+                        }
+                    })
+                    .collect();
+                let mut text = self.say(reply_lang, "clarify-intro", formality, &mut reply.trace);
+                for (i, s) in reply.suggestions.iter().enumerate() {
+                    text.push_str(&format!("\n{}. {}", i + 1, s.question));
+                }
+                reply.text = text;
+            }
+            Decision::Fallback | Decision::Escalate => {
+                reply.text = self.say(reply_lang, "fallback", formality, &mut reply.trace);
+            }
+        }
+        reply
+    }
+
+    fn say(&self, lang: Lang, id: &str, formality: Formality, trace: &mut Vec<String>) -> String {
+        self.locales.format(lang, id, formality, &[]).unwrap_or_else(|| {
+            trace.push(format!("message `{id}` missing in every locale"));
+            String::new()
+        })
+    }
+
+    /// Ranked topics for normalized text, from the fields the language detection points to.
+    fn retrieve(
+        &self,
+        normalized: &str,
+        detection: &Detection,
+        requested: Option<Lang>,
+        trace: &mut Vec<String>,
+    ) -> Vec<Scored> {
+        let mut fields = detection.candidates();
+        // A requested Greek or Telugu reply to Latin text: search its romanized phrasings too.
+        if let Some(l) = requested {
+            if let Some(latin) = l.romanized_analyzer() {
+                if detection.script == Some(crate::text::Script::Latin)
+                    && !fields.iter().any(|(_, a)| *a == latin)
+                {
+                    fields.push((l, latin));
+                }
+            }
+        }
+        let mut best: Vec<Scored> = Vec::new();
+        for (i, (_, analyzer)) in fields.iter().enumerate() {
+            let terms = Retriever::query_terms(*analyzer, normalized);
+            let ranked = match self.retriever.search(*analyzer, &terms) {
+                Ok(r) => r,
+                Err(e) => {
+                    trace.push(format!("retrieve: {} failed: {e}", analyzer.name()));
+                    continue;
+                }
+            };
+            // The most likely field wins ties; another field must do clearly better.
+            let bias = if i == 0 { 0.0 } else { 0.05 };
+            let current = best.first().map_or(0.0, |s| s.confidence);
+            if ranked.first().is_some_and(|s| s.confidence - bias > current) || best.is_empty() {
+                best = ranked;
+            }
+        }
+        match (best.first(), best.get(1)) {
+            (Some(a), b) => trace.push(format!(
+                "retrieve[{}]: {} {:.2}{}",
+                a.analyzer.name().trim_start_matches("sahaya_"),
+                self.kb.topics()[a.topic].id,
+                a.confidence,
+                b.map(|b| format!(", then {} {:.2}", self.kb.topics()[b.topic].id, b.confidence))
+                    .unwrap_or_default()
+            )),
+            (None, _) => trace.push("retrieve: no match".into()),
+        }
+        best
+    }
+}
+
+fn lang_of(a: Analyzer) -> Lang {
+    match a {
+        Analyzer::English => Lang::En,
+        Analyzer::Greek | Analyzer::Greeklish => Lang::El,
+        Analyzer::Telugu | Analyzer::TeluguLatin => Lang::Te,
+    }
+}
+
+fn describe_detection(d: &Detection, requested: Option<Lang>) -> String {
+    let how = match (d.script, d.romanized) {
+        (Some(crate::text::Script::Telugu), _) => "Telugu script".to_string(),
+        (Some(crate::text::Script::Greek), _) => "Greek script".to_string(),
+        (_, true) => format!(
+            "Latin script, romanized words te {} / el {}",
+            d.telugu_hits, d.greeklish_hits
+        ),
+        _ => "Latin script".to_string(),
+    };
+    match requested {
+        Some(l) => format!("lang: {l} (requested; text looks {} by {how})", d.lang),
+        None => format!("lang: {} (detected by {how})", d.lang),
+    }
+}
+
+fn round3(x: f32) -> f32 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

@@ -1,0 +1,211 @@
+//! Errors and content diagnostics.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The error type of the library.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct Error {
+    kind: ErrorKind,
+}
+
+/// What went wrong. Content and request errors are the caller's to fix; `Io` and `Internal`
+/// are faults of the machine or of Sahaya.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Content files (knowledge, locales, rules) have problems; every one is listed.
+    #[error("{} problem(s) in the content:\n{}", .0.len(), Diagnostics(.0))]
+    Content(Vec<Diagnostic>),
+    /// The request cannot be answered as given (empty text, unknown language …).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A file or directory could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A fault inside Sahaya or one of its components (the search index).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The kind of error.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// True when the caller can fix it: bad content or a bad request.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self.kind, ErrorKind::Content(_) | ErrorKind::BadRequest(_))
+    }
+
+    /// The content diagnostics, when this is a content error.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match &self.kind {
+            ErrorKind::Content(d) => d,
+            _ => &[],
+        }
+    }
+
+    pub(crate) fn bad_request(msg: impl Into<String>) -> Self {
+        ErrorKind::BadRequest(msg.into()).into()
+    }
+
+    pub(crate) fn internal(msg: impl fmt::Display) -> Self {
+        ErrorKind::Internal(msg.to_string()).into()
+    }
+
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        ErrorKind::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+        .into()
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error { kind }
+    }
+}
+
+impl From<tantivy::TantivyError> for Error {
+    fn from(e: tantivy::TantivyError) -> Self {
+        Error::internal(format!("search index: {e}"))
+    }
+}
+
+struct Diagnostics<'a>(&'a [Diagnostic]);
+
+impl fmt::Display for Diagnostics<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Severity of a diagnostic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The content cannot be loaded.
+    Error,
+    /// Loadable, but probably not what the editor meant.
+    Warning,
+}
+
+/// One problem in a content file, with its position: `path:line:col: error: message`.
+///
+/// Lines and columns count from 1; columns count characters (not bytes), so they point at
+/// the right letter in Telugu and Greek text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    /// The file, as given to the loader (relative to the data directory when loaded from one).
+    pub path: PathBuf,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column in characters, from 1.
+    pub col: usize,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when there is something useful to say.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error at a byte offset of `source`.
+    pub fn error_at(path: &Path, source: &str, offset: usize, message: impl Into<String>) -> Self {
+        let (line, col) = line_col(source, offset);
+        Diagnostic {
+            path: path.to_path_buf(),
+            line,
+            col,
+            severity: Severity::Error,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Turns the diagnostic into a warning.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{}:{}:{}: {sev}: {}",
+            self.path.display(),
+            self.line,
+            self.col,
+            self.message
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Line and column (both from 1, column in characters) of a byte offset. Offsets past the
+/// end, or inside a character, are clamped.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = source[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let s = "a = 1\nδέμα = x\n";
+        assert_eq!(line_col(s, 0), (1, 1));
+        assert_eq!(line_col(s, 6), (2, 1));
+        let x = s.find('x').unwrap();
+        assert_eq!(line_col(s, x), (2, 8));
+        assert_eq!(line_col(s, 10_000), (3, 1));
+    }
+
+    #[test]
+    fn diagnostic_display_is_editor_parseable() {
+        let d = Diagnostic::error_at(Path::new("knowledge/a.toml"), "x\ny", 2, "bad")
+            .with_hint("fix it");
+        assert_eq!(d.to_string(), "knowledge/a.toml:2:1: error: bad (hint: fix it)");
+    }
+}

@@ -1,0 +1,145 @@
+//! Languages and registers.
+
+use crate::text::{Analyzer, Script};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A language of the knowledge base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Telugu (`te`).
+    Te,
+    /// Greek (`el`).
+    El,
+    /// English (`en`).
+    En,
+}
+
+impl Lang {
+    /// Every supported language, in the order the knowledge files list them.
+    pub const ALL: [Lang; 3] = [Lang::En, Lang::El, Lang::Te];
+
+    /// The BCP 47 code: `te`, `el`, `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Te => "te",
+            Lang::El => "el",
+            Lang::En => "en",
+        }
+    }
+
+    /// The script the language is written in natively.
+    pub fn script(self) -> Script {
+        match self {
+            Lang::Te => Script::Telugu,
+            Lang::El => Script::Greek,
+            Lang::En => Script::Latin,
+        }
+    }
+
+    /// Whether the language has a formal and an informal way to address the customer
+    /// (Greek εσείς/εσύ; Telugu formal and casual, always మీరు).
+    pub fn has_register(self) -> bool {
+        matches!(self, Lang::Te | Lang::El)
+    }
+
+    /// The analyzer for text in the native script.
+    pub fn analyzer(self) -> Analyzer {
+        match self {
+            Lang::Te => Analyzer::Telugu,
+            Lang::El => Analyzer::Greek,
+            Lang::En => Analyzer::English,
+        }
+    }
+
+    /// The analyzer for the language typed in Latin letters, if it has its own script.
+    pub fn romanized_analyzer(self) -> Option<Analyzer> {
+        match self {
+            Lang::Te => Some(Analyzer::TeluguLatin),
+            Lang::El => Some(Analyzer::Greeklish),
+            Lang::En => None,
+        }
+    }
+
+    /// Parses a language tag (`te`, `te-IN`, `el_GR`, `EN-us`) to a supported language.
+    /// Returns `None` for a well-formed tag of a language Sahaya does not have, and for
+    /// malformed tags.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let tag = tag.trim().replace('_', "-");
+        let id: unic_langid::LanguageIdentifier = tag.parse().ok()?;
+        match id.language.as_str() {
+            "te" => Some(Lang::Te),
+            "el" => Some(Lang::El),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Lang {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Lang::from_tag(s).ok_or_else(|| {
+            crate::Error::bad_request(format!(
+                "unknown language {s:?}: supported are te, el, en (tags like te-IN work too)"
+            ))
+        })
+    }
+}
+
+/// How the reply addresses the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Formality {
+    /// Greek εσείς/σας; Telugu మీరు with -ండి and formal vocabulary; plain English.
+    #[default]
+    Formal,
+    /// Greek εσύ/σου; Telugu still మీరు but casual; casual English.
+    Informal,
+}
+
+impl Formality {
+    /// `formal` or `informal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Formality::Formal => "formal",
+            Formality::Informal => "informal",
+        }
+    }
+}
+
+impl FromStr for Formality {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "formal" => Ok(Formality::Formal),
+            "informal" => Ok(Formality::Informal),
+            other => Err(crate::Error::bad_request(format!(
+                "unknown formality {other:?}: use formal or informal"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_map_to_languages() {
+        assert_eq!(Lang::from_tag("te-IN"), Some(Lang::Te));
+        assert_eq!(Lang::from_tag("el_GR"), Some(Lang::El));
+        assert_eq!(Lang::from_tag("EN-us"), Some(Lang::En));
+        assert_eq!(Lang::from_tag("fr"), None);
+        assert_eq!(Lang::from_tag("not a tag!"), None);
+        assert!("xx".parse::<Lang>().is_err());
+    }
+}

@@ -1,0 +1,56 @@
+//! # Sahaya
+//!
+//! A rule-based FAQ chatbot and auto-responder engine for multilingual help desks
+//! (Telugu, Greek and English to start). A customer message goes through one pipeline:
+//!
+//! ```text
+//! Message ─▶ normalize ─▶ detect language ─▶ retrieve ─▶ decide ─▶ render ─▶ Reply
+//!            (text)        (detect)           (retrieve)  (engine)  (locale)
+//! ```
+//!
+//! ## Quick start
+//!
+//! ```
+//! use sahaya::{Decision, Engine, Formality, Message};
+//!
+//! // A data directory holds knowledge/ and locales/ (the repository root ships one).
+//! let engine = Engine::load(env!("CARGO_MANIFEST_DIR"))?;
+//!
+//! let reply = engine.respond(&Message::new("Πού είναι το δέμα μου;"));
+//! assert_eq!(reply.decision, Decision::Answer);
+//! assert_eq!(reply.answer_id.as_deref(), Some("track_parcel"));
+//! assert_eq!(reply.lang.code(), "el");
+//!
+//! // The register follows the request; Greek informal uses εσύ/σου.
+//! let informal = engine.respond(
+//!     &Message::new("πού είναι το δέμα μου").formality(Formality::Informal),
+//! );
+//! assert!(informal.text.contains("σου"));
+//!
+//! // The reply serializes to the JSON of the HTTP API.
+//! let json = serde_json::to_string(&reply).unwrap();
+//! assert!(json.contains(r#""decision":"answer""#));
+//! # Ok::<(), sahaya::Error>(())
+//! ```
+//!
+//! [`Engine::respond`] never fails; [`Engine::try_respond`] rejects bad requests (empty or
+//! huge text, unknown language) with an [`Error`] instead. [`check`] validates content and
+//! returns every problem as a [`Diagnostic`] with file, line and column.
+
+#![warn(missing_docs)]
+
+pub mod detect;
+mod engine;
+pub mod error;
+pub mod knowledge;
+pub mod lang;
+pub mod locale;
+pub mod retrieve;
+pub mod text;
+
+pub use engine::{
+    check, Config, Customer, Decision, Engine, Escalation, Message, Reply, Suggestion,
+    Thresholds, MAX_TEXT_BYTES,
+};
+pub use error::{Diagnostic, Error, ErrorKind, Severity};
+pub use lang::{Formality, Lang};

@@ -1,0 +1,7 @@
+//! The `sahaya` command line.
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::run());
+}
