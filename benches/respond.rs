@@ -1,1 +1,134 @@
-fn main(){}
+//! `respond` latency on the shipped content and on a synthetic 10,000-topic knowledge base,
+//! next to a bare tantivy query of the same text on the same index.
+//!
+//! Run: `cargo bench --bench respond`. The ratio that matters is respond / bare query.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use sahaya::detect::detect;
+use sahaya::text::normalize;
+use sahaya::{Engine, Message};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+const MESSAGES: &[&str] = &[
+    "where is my parcel",
+    "Πού είναι το δέμα μου;",
+    "నా పార్సెల్ ఎక్కడ ఉంది?",
+    "how much does it cost to send 2 kg to Thessaloniki",
+    "μπορω να αλλαξω τη διευθυνση παραδοσης",
+    "డెలివరీ డేట్ మార్చగలనా",
+    "naa parcel inka raaledu",
+    "tell me a joke",
+];
+
+fn bench_content(c: &mut Criterion, name: &str, dir: &Path) {
+    let engine = Engine::load(dir).expect("load content");
+    let msgs: Vec<Message> = MESSAGES.iter().map(|m| Message::new(*m)).collect();
+    let mut group = c.benchmark_group(name);
+    group.bench_function("respond", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % msgs.len();
+            black_box(engine.respond(&msgs[i]))
+        })
+    });
+    // The same text through analysis and the tantivy query alone, in the field detection picks.
+    group.bench_function("bare_tantivy_query", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % MESSAGES.len();
+            let n = normalize(MESSAGES[i]);
+            let analyzer = detect(&n).candidates()[0].1;
+            let query = engine.retriever().prepare(analyzer, &n);
+            black_box(
+                engine
+                    .retriever()
+                    .bare_search(analyzer, &query.search_terms)
+                    .unwrap(),
+            )
+        })
+    });
+    group.finish();
+}
+
+/// Writes a knowledge base of `n` synthetic topics (every language and register) to a
+/// temporary directory, with the shipped locales.
+fn synthetic(n: usize) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sahaya-bench-{}-{n}", std::process::id()));
+    let kdir = dir.join("knowledge");
+    std::fs::create_dir_all(&kdir).unwrap();
+    let en = [
+        "parcel", "delivery", "price", "address", "refund", "branch", "label", "box", "route",
+        "driver", "invoice", "account",
+    ];
+    let el = [
+        "δέμα",
+        "παράδοση",
+        "τιμή",
+        "διεύθυνση",
+        "επιστροφή",
+        "κατάστημα",
+        "ετικέτα",
+        "κουτί",
+        "δρομολόγιο",
+        "οδηγός",
+        "τιμολόγιο",
+        "λογαριασμός",
+    ];
+    let te = [
+        "పార్సెల్",
+        "డెలివరీ",
+        "ధర",
+        "అడ్రస్",
+        "రీఫండ్",
+        "బ్రాంచ్",
+        "లేబుల్",
+        "బాక్స్",
+        "రూట్",
+        "డ్రైవర్",
+        "ఇన్వాయిస్",
+        "అకౌంట్",
+    ];
+    let pick = |words: &[&str], i: usize, k: usize| -> String {
+        (0..k)
+            .map(|j| words[(i / 12usize.pow(j as u32) + j * 7) % words.len()])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for i in 0..n {
+        let id = format!("topic_{i:05}");
+        let body = format!(
+            "id = \"{id}\"\n\n[en]\nquestion = \"{q_en} {i}?\"\nalternates = [\"{a_en} {i}\"]\nanswer = \"Answer {i}.\"\n\n\
+             [el]\nquestion = \"{q_el} {i};\"\nalternates = [\"{a_el} {i}\"]\nanswer = \"Απάντηση {i}.\"\nanswer_informal = \"Απάντηση {i}!\"\n\n\
+             [te]\nquestion = \"{q_te} {i}?\"\nalternates = [\"{a_te} {i}\"]\nanswer = \"సమాధానం {i}.\"\nanswer_informal = \"సమాధానం {i}!\"\n",
+            q_en = pick(&en, i, 3),
+            a_en = pick(&en, i + 5, 4),
+            q_el = pick(&el, i, 3),
+            a_el = pick(&el, i + 5, 4),
+            q_te = pick(&te, i, 3),
+            a_te = pick(&te, i + 5, 4),
+        );
+        std::fs::write(kdir.join(format!("{id}.toml")), body).unwrap();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for lang in ["en", "el", "te"] {
+        let to = dir.join("locales").join(lang);
+        std::fs::create_dir_all(&to).unwrap();
+        std::fs::copy(
+            root.join("locales").join(lang).join("main.ftl"),
+            to.join("main.ftl"),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn benches(c: &mut Criterion) {
+    bench_content(c, "shipped", Path::new(env!("CARGO_MANIFEST_DIR")));
+    let dir = synthetic(10_000);
+    bench_content(c, "synthetic_10k", &dir);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+criterion_group!(respond, benches);
+criterion_main!(respond);

@@ -91,9 +91,13 @@ fn ask(data: &std::path::Path, args: AskArgs) -> Result<i32> {
     if let Some(l) = &args.lang {
         l.parse::<Lang>()?;
     }
-    let formality = args.formality.as_deref().map(str::parse::<Formality>).transpose()?;
-    let engine = Engine::load(data)
-        .with_context(|| format!("loading content from {}", data.display()))?;
+    let formality = args
+        .formality
+        .as_deref()
+        .map(str::parse::<Formality>)
+        .transpose()?;
+    let engine =
+        Engine::load(data).with_context(|| format!("loading content from {}", data.display()))?;
     let msg = Message {
         text,
         lang: args.lang,
@@ -113,7 +117,9 @@ fn ask(data: &std::path::Path, args: AskArgs) -> Result<i32> {
         println!("{}", reply.text);
         let mut meta = format!(
             "[{} · {} · {} · confidence {:.2}",
-            serde_json::to_value(reply.decision)?.as_str().unwrap_or_default(),
+            serde_json::to_value(reply.decision)?
+                .as_str()
+                .unwrap_or_default(),
             reply.lang,
             reply.formality.as_str(),
             reply.confidence
@@ -170,7 +176,10 @@ fn check(data: &std::path::Path, format: Format) -> Result<i32> {
             if diags.is_empty() {
                 eprintln!("sahaya check: all content is valid");
             } else {
-                eprintln!("sahaya check: {errors} error(s), {} warning(s)", diags.len() - errors);
+                eprintln!(
+                    "sahaya check: {errors} error(s), {} warning(s)",
+                    diags.len() - errors
+                );
             }
         }
     }

@@ -7,11 +7,16 @@ use crate::knowledge::KnowledgeBase;
 use crate::lang::{Formality, Lang};
 use crate::locale::Locales;
 use crate::retrieve::{Retriever, Scored};
+
 use crate::text::{normalize, Analyzer};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Tag of topics that describe what the bot does not handle (weather, jokes …): a match
+/// is a `fallback` whose text is the topic's answer, never an `answer`.
+pub const OUT_OF_SCOPE: &str = "out_of_scope";
 
 /// Longest message `try_respond` accepts, in bytes; `respond` looks only at its start.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -174,7 +179,7 @@ impl Default for Thresholds {
 }
 
 /// Engine settings; every field has a default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Thresholds for every language.
@@ -183,9 +188,30 @@ pub struct Config {
     pub thresholds_by_lang: BTreeMap<Lang, Thresholds>,
 }
 
+impl Default for Config {
+    /// Telugu gets lower thresholds: agglutination and free spelling leave fewer exact word
+    /// matches, so its confidences run lower for the same quality of match.
+    fn default() -> Self {
+        Config {
+            thresholds: Thresholds::default(),
+            thresholds_by_lang: BTreeMap::from([(
+                Lang::Te,
+                Thresholds {
+                    answer: 0.45,
+                    clarify: 0.24,
+                    margin: 0.08,
+                },
+            )]),
+        }
+    }
+}
+
 impl Config {
     fn thresholds(&self, lang: Lang) -> Thresholds {
-        self.thresholds_by_lang.get(&lang).copied().unwrap_or(self.thresholds)
+        self.thresholds_by_lang
+            .get(&lang)
+            .copied()
+            .unwrap_or(self.thresholds)
     }
 }
 
@@ -311,7 +337,18 @@ impl Engine {
         let second = ranked.get(1).map_or(0.0, |s| s.confidence);
         let confidence = top.map_or(0.0, |s| s.confidence);
 
+        let out_of_scope = top
+            .filter(|t| t.confidence >= th.clarify)
+            .map(|t| &self.kb.topics()[t.topic])
+            .filter(|t| t.has_tag(OUT_OF_SCOPE));
         let decision = match top {
+            Some(t) if out_of_scope.is_some() => {
+                trace.push(format!(
+                    "decide: fallback (message is out of scope, {:.2})",
+                    t.confidence
+                ));
+                Decision::Fallback
+            }
             Some(t) if t.confidence >= th.answer && t.confidence - second >= th.margin => {
                 trace.push(format!(
                     "decide: answer ({:.2} ≥ {:.2}, lead {:.2} ≥ {:.2})",
@@ -330,7 +367,10 @@ impl Engine {
                 Decision::Clarify
             }
             _ => {
-                trace.push(format!("decide: fallback (best {confidence:.2} < {:.2})", th.clarify));
+                trace.push(format!(
+                    "decide: fallback (best {confidence:.2} < {:.2})",
+                    th.clarify
+                ));
                 Decision::Fallback
             }
         };
@@ -359,6 +399,7 @@ impl Engine {
                 reply.suggestions = ranked
                     .iter()
                     .filter(|s| s.confidence >= floor)
+                    .filter(|s| !self.kb.topics()[s.topic].has_tag(OUT_OF_SCOPE))
                     .take(3)
                     .map(|s| {
                         let topic = &self.kb.topics()[s.topic];
@@ -375,18 +416,21 @@ impl Engine {
                 }
                 reply.text = text;
             }
-            Decision::Fallback | Decision::Escalate => {
-                reply.text = self.say(reply_lang, "fallback", formality, &mut reply.trace);
-            }
+            Decision::Fallback | Decision::Escalate => match out_of_scope {
+                Some(topic) => reply.text = topic.text(reply_lang).answer(formality).to_string(),
+                None => reply.text = self.say(reply_lang, "fallback", formality, &mut reply.trace),
+            },
         }
         reply
     }
 
     fn say(&self, lang: Lang, id: &str, formality: Formality, trace: &mut Vec<String>) -> String {
-        self.locales.format(lang, id, formality, &[]).unwrap_or_else(|| {
-            trace.push(format!("message `{id}` missing in every locale"));
-            String::new()
-        })
+        self.locales
+            .format(lang, id, formality, &[])
+            .unwrap_or_else(|| {
+                trace.push(format!("message `{id}` missing in every locale"));
+                String::new()
+            })
     }
 
     /// Ranked topics for normalized text, from the fields the language detection points to.
@@ -410,8 +454,8 @@ impl Engine {
         }
         let mut best: Vec<Scored> = Vec::new();
         for (i, (_, analyzer)) in fields.iter().enumerate() {
-            let terms = Retriever::query_terms(*analyzer, normalized);
-            let ranked = match self.retriever.search(*analyzer, &terms) {
+            let query = self.retriever.prepare(*analyzer, normalized);
+            let ranked = match self.retriever.search(*analyzer, &query) {
                 Ok(r) => r,
                 Err(e) => {
                     trace.push(format!("retrieve: {} failed: {e}", analyzer.name()));
@@ -421,7 +465,11 @@ impl Engine {
             // The most likely field wins ties; another field must do clearly better.
             let bias = if i == 0 { 0.0 } else { 0.05 };
             let current = best.first().map_or(0.0, |s| s.confidence);
-            if ranked.first().is_some_and(|s| s.confidence - bias > current) || best.is_empty() {
+            if ranked
+                .first()
+                .is_some_and(|s| s.confidence - bias > current)
+                || best.is_empty()
+            {
                 best = ranked;
             }
         }
@@ -431,8 +479,12 @@ impl Engine {
                 a.analyzer.name().trim_start_matches("sahaya_"),
                 self.kb.topics()[a.topic].id,
                 a.confidence,
-                b.map(|b| format!(", then {} {:.2}", self.kb.topics()[b.topic].id, b.confidence))
-                    .unwrap_or_default()
+                b.map(|b| format!(
+                    ", then {} {:.2}",
+                    self.kb.topics()[b.topic].id,
+                    b.confidence
+                ))
+                .unwrap_or_default()
             )),
             (None, _) => trace.push("retrieve: no match".into()),
         }

@@ -206,6 +206,9 @@ mod tests {
     fn diagnostic_display_is_editor_parseable() {
         let d = Diagnostic::error_at(Path::new("knowledge/a.toml"), "x\ny", 2, "bad")
             .with_hint("fix it");
-        assert_eq!(d.to_string(), "knowledge/a.toml:2:1: error: bad (hint: fix it)");
+        assert_eq!(
+            d.to_string(),
+            "knowledge/a.toml:2:1: error: bad (hint: fix it)"
+        );
     }
 }

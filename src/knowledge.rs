@@ -103,7 +103,12 @@ impl KnowledgeBase {
             let bytes = match std::fs::read(&file) {
                 Ok(b) => b,
                 Err(e) => {
-                    diags.push(Diagnostic::error_at(&rel, "", 0, format!("cannot read: {e}")));
+                    diags.push(Diagnostic::error_at(
+                        &rel,
+                        "",
+                        0,
+                        format!("cannot read: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -223,8 +228,13 @@ fn parse_topic(rel: &Path, bytes: &[u8], diags: &mut Vec<Diagnostic>) -> Option<
         ));
     } else if id_value != stem {
         diags.push(
-            err(id_offset, format!("topic id `{id_value}` differs from the file name `{stem}`"))
-                .with_hint(format!("rename the file to {id_value}.toml or change the id")),
+            err(
+                id_offset,
+                format!("topic id `{id_value}` differs from the file name `{stem}`"),
+            )
+            .with_hint(format!(
+                "rename the file to {id_value}.toml or change the id"
+            )),
         );
     }
     for tag in &raw.tags {
@@ -237,8 +247,9 @@ fn parse_topic(rel: &Path, bytes: &[u8], diags: &mut Vec<Diagnostic>) -> Option<
     for (lang, table) in [(Lang::En, raw.en), (Lang::El, raw.el), (Lang::Te, raw.te)] {
         let Some(table) = table else {
             diags.push(
-                err(src.len(), format!("missing language `{lang}`"))
-                    .with_hint(format!("add a [{lang}] table with question, alternates and answer")),
+                err(src.len(), format!("missing language `{lang}`")).with_hint(format!(
+                    "add a [{lang}] table with question, alternates and answer"
+                )),
             );
             continue;
         };
@@ -253,33 +264,81 @@ fn parse_topic(rel: &Path, bytes: &[u8], diags: &mut Vec<Diagnostic>) -> Option<
             answer_informal: None,
         };
         match t.question {
-            Some(q) if !q.get_ref().trim().is_empty() => text.question = q.into_inner().trim().into(),
+            Some(q) if !q.get_ref().trim().is_empty() => {
+                text.question = q.into_inner().trim().into()
+            }
             Some(q) => diags.push(err(q.span().start, format!("empty question in [{lang}]"))),
             None => diags.push(err(table_offset, format!("missing `question` in [{lang}]"))),
         }
-        text.alternates = list(&ListCtx { rel, src, lang, table_offset }, "alternates", t.alternates, true, diags);
+        text.alternates = list(
+            &ListCtx {
+                rel,
+                src,
+                lang,
+                table_offset,
+            },
+            "alternates",
+            t.alternates,
+            true,
+            diags,
+        );
         if lang == Lang::En {
             if let Some(r) = &t.romanized {
                 diags.push(
-                    err(r.span().start, "`romanized` is for Greek and Telugu only".into())
-                        .with_hint("put Latin-letter English phrasings in `alternates`"),
+                    err(
+                        r.span().start,
+                        "`romanized` is for Greek and Telugu only".into(),
+                    )
+                    .with_hint("put Latin-letter English phrasings in `alternates`"),
                 );
             }
         } else {
-            text.romanized = list(&ListCtx { rel, src, lang, table_offset }, "romanized", t.romanized, false, diags);
+            text.romanized = list(
+                &ListCtx {
+                    rel,
+                    src,
+                    lang,
+                    table_offset,
+                },
+                "romanized",
+                t.romanized,
+                false,
+                diags,
+            );
         }
-        text.keywords = list(&ListCtx { rel, src, lang, table_offset }, "keywords", t.keywords, false, diags);
+        text.keywords = list(
+            &ListCtx {
+                rel,
+                src,
+                lang,
+                table_offset,
+            },
+            "keywords",
+            t.keywords,
+            false,
+            diags,
+        );
         match t.answer {
             Some(a) if !a.get_ref().trim().is_empty() => text.answer = reflow(a.get_ref()),
             Some(a) => diags.push(err(a.span().start, format!("empty answer in [{lang}]"))),
             None => diags.push(err(table_offset, format!("missing `answer` in [{lang}]"))),
         }
         match t.answer_informal {
-            Some(a) if !a.get_ref().trim().is_empty() => text.answer_informal = Some(reflow(a.get_ref())),
-            Some(a) => diags.push(err(a.span().start, format!("empty answer_informal in [{lang}]"))),
+            Some(a) if !a.get_ref().trim().is_empty() => {
+                text.answer_informal = Some(reflow(a.get_ref()))
+            }
+            Some(a) => diags.push(err(
+                a.span().start,
+                format!("empty answer_informal in [{lang}]"),
+            )),
             None if lang.has_register() => diags.push(
-                err(table_offset, format!("missing register: `answer_informal` in [{lang}]"))
-                    .with_hint(format!("{lang} distinguishes formal and informal; write both")),
+                err(
+                    table_offset,
+                    format!("missing register: `answer_informal` in [{lang}]"),
+                )
+                .with_hint(format!(
+                    "{lang} distinguishes formal and informal; write both"
+                )),
             ),
             None => {}
         }
@@ -291,7 +350,11 @@ fn parse_topic(rel: &Path, bytes: &[u8], diags: &mut Vec<Diagnostic>) -> Option<
     Some((
         Topic {
             id: id_value,
-            tags: raw.tags.into_iter().map(|t| t.into_inner().trim().to_string()).collect(),
+            tags: raw
+                .tags
+                .into_iter()
+                .map(|t| t.into_inner().trim().to_string())
+                .collect(),
             path: rel.to_path_buf(),
             texts,
         },
@@ -375,6 +438,9 @@ mod tests {
     #[test]
     fn reflow_joins_paragraph_lines_and_keeps_lists() {
         assert_eq!(reflow("\na b\nc\n\nnext\n"), "a b c\n\nnext");
-        assert_eq!(reflow("Steps:\n- one\n- two\n\nDone."), "Steps:\n- one\n- two\n\nDone.");
+        assert_eq!(
+            reflow("Steps:\n- one\n- two\n\nDone."),
+            "Steps:\n- one\n- two\n\nDone."
+        );
     }
 }

@@ -49,8 +49,13 @@ pub mod retrieve;
 pub mod text;
 
 pub use engine::{
-    check, Config, Customer, Decision, Engine, Escalation, Message, Reply, Suggestion,
-    Thresholds, MAX_TEXT_BYTES,
+    check, Config, Customer, Decision, Engine, Escalation, Message, Reply, Suggestion, Thresholds,
+    MAX_TEXT_BYTES, OUT_OF_SCOPE,
 };
 pub use error::{Diagnostic, Error, ErrorKind, Severity};
 pub use lang::{Formality, Lang};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -51,7 +51,12 @@ impl Locales {
                     .filter(|p| p.extension().is_some_and(|x| x == "ftl"))
                     .collect(),
                 Err(e) => {
-                    diags.push(Diagnostic::error_at(&rel_dir, "", 0, format!("cannot read: {e}")));
+                    diags.push(Diagnostic::error_at(
+                        &rel_dir,
+                        "",
+                        0,
+                        format!("cannot read: {e}"),
+                    ));
                     Vec::new()
                 }
             };
@@ -66,7 +71,12 @@ impl Locales {
                         continue;
                     }
                     Err(e) => {
-                        diags.push(Diagnostic::error_at(&rel, "", 0, format!("cannot read: {e}")));
+                        diags.push(Diagnostic::error_at(
+                            &rel,
+                            "",
+                            0,
+                            format!("cannot read: {e}"),
+                        ));
                         continue;
                     }
                 };
@@ -91,7 +101,12 @@ impl Locales {
                 }
                 if let Err(errors) = bundle.add_resource(resource) {
                     for e in errors {
-                        diags.push(Diagnostic::error_at(&rel, &source, 0, format!("Fluent: {e}")));
+                        diags.push(Diagnostic::error_at(
+                            &rel,
+                            &source,
+                            0,
+                            format!("Fluent: {e}"),
+                        ));
                     }
                 }
             }
@@ -123,9 +138,17 @@ impl Locales {
     }
 
     /// Formats message `id` in `lang`, falling back to English; `None` when no language has it.
-    pub fn format(&self, lang: Lang, id: &str, formality: Formality, args: &[(&str, String)]) -> Option<String> {
+    pub fn format(
+        &self,
+        lang: Lang,
+        id: &str,
+        formality: Formality,
+        args: &[(&str, String)],
+    ) -> Option<String> {
         for l in [lang, FALLBACK_LANG] {
-            let Some(bundle) = self.bundles.get(&l) else { continue };
+            let Some(bundle) = self.bundles.get(&l) else {
+                continue;
+            };
             let Some(pattern) = bundle.get_message(id).and_then(|m| m.value()) else {
                 continue;
             };

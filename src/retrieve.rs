@@ -21,17 +21,24 @@ use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{doc, DocAddress, Index, Searcher};
 
 /// Candidates fetched from tantivy before re-scoring.
-const CANDIDATES: usize = 48;
-/// The most distinct terms a query may have; a longer message keeps its first terms.
-const MAX_QUERY_TERMS: usize = 512;
+const CANDIDATES: usize = 32;
 /// Words of a message that are looked at.
 pub(crate) const MAX_QUERY_WORDS: usize = 64;
 /// Weight of an n-gram relative to a whole word of the same rarity.
-const GRAM_WEIGHT: f32 = 0.25;
+const GRAM_WEIGHT: f32 = 0.12;
 /// Keywords are short and match often: their confidence is discounted.
 const KEYWORD_FACTOR: f32 = 0.85;
 /// Exponent of the query coverage; the phrasing coverage gets the rest.
 const QUERY_COVERAGE_EXPONENT: f32 = 0.5;
+/// A word no topic uses weighs more than the rarest known word: a message about
+/// something else (weather, jokes, recipes) is mostly such words.
+const UNKNOWN_WORD_FACTOR: f32 = 1.5;
+/// Share of the best single phrasing in a topic's confidence.
+const PHRASING_SHARE: f32 = 0.5;
+/// Share of the query found anywhere in the topic's phrasings.
+const VOCABULARY_SHARE: f32 = 0.3;
+/// Share of the query found in the topic's answer.
+const ANSWER_SHARE: f32 = 0.2;
 
 /// Where a phrasing comes from in the knowledge file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,35 +51,58 @@ pub enum PhrasingKind {
     Romanized,
     /// A keyword.
     Keyword,
+    /// The answer text (indexed for recall; scored separately).
+    Answer,
 }
+
+type TermId = u32;
 
 struct Phrasing {
     topic: usize,
     kind: PhrasingKind,
-    analyzer: Analyzer,
-    /// Distinct terms with their weights.
-    terms: Vec<(Term, f32)>,
+    /// Distinct term ids, sorted.
+    terms: Vec<TermId>,
     total_weight: f32,
 }
 
-struct FieldStats {
-    docs: usize,
-    df: HashMap<Term, u32>,
+/// Everything one topic has in one field.
+#[derive(Default)]
+struct TopicTerms {
+    phrasings: Vec<usize>,
+    /// Term ids of all its phrasings, sorted.
+    vocabulary: Vec<TermId>,
+    /// Term ids of its answers, sorted.
+    answer: Vec<TermId>,
 }
 
-impl FieldStats {
-    fn idf(&self, term: &str) -> f32 {
-        let df = self.df.get(term).copied().unwrap_or(0).max(1) as f32;
-        (1.0 + self.docs as f32 / df).ln()
-    }
+/// One field of the index: its vocabulary with weights, and its topics.
+struct FieldData {
+    field: Field,
+    ids: HashMap<Term, TermId>,
+    /// Weight per term id: idf over topics times the term kind's weight.
+    weights: Vec<f32>,
+    /// Weight of a word and of an n-gram that no topic has.
+    unknown_word: f32,
+    unknown_gram: f32,
+    topics: Vec<TopicTerms>,
+}
 
-    fn weight(&self, term: &str) -> f32 {
-        let kind = match TermKind::of(term) {
-            TermKind::Word => 1.0,
-            TermKind::Gram => GRAM_WEIGHT,
-        };
-        self.idf(term) * kind
+fn kind_weight(term: &str) -> f32 {
+    match TermKind::of(term) {
+        TermKind::Word => 1.0,
+        TermKind::Gram => GRAM_WEIGHT,
     }
+}
+
+/// A message prepared for one field.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedQuery {
+    /// Terms sent to tantivy: known words, and the n-grams of unknown words only.
+    pub search_terms: Vec<Term>,
+    /// Known term ids, sorted, with their weights.
+    known: Vec<(TermId, f32)>,
+    /// Weight of every term of the message, known or not.
+    total_weight: f32,
 }
 
 /// A scored topic.
@@ -89,11 +119,10 @@ pub struct Scored {
 /// The search index of one knowledge base.
 pub struct Retriever {
     searcher: Searcher,
-    fields: HashMap<Analyzer, Field>,
+    fields: HashMap<Analyzer, FieldData>,
     phrasings: Vec<Phrasing>,
     /// Per segment: doc id → phrasing id.
     pid_by_doc: Vec<Vec<u32>>,
-    stats: HashMap<Analyzer, FieldStats>,
 }
 
 impl std::fmt::Debug for Retriever {
@@ -160,14 +189,14 @@ impl Retriever {
     /// Builds the in-memory index of `kb`.
     pub fn build(kb: &KnowledgeBase) -> Result<Retriever, Error> {
         let mut schema = Schema::builder();
-        let mut fields = HashMap::new();
+        let mut tantivy_fields = HashMap::new();
         for a in Analyzer::ALL {
             let opts = TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
                     .set_tokenizer(a.name())
                     .set_index_option(IndexRecordOption::WithFreqs),
             );
-            fields.insert(a, schema.add_text_field(field_name(a), opts));
+            tantivy_fields.insert(a, schema.add_text_field(field_name(a), opts));
         }
         let pid_field = schema.add_u64_field("pid", FAST);
         let index = Index::create_in_ram(schema.build());
@@ -181,21 +210,15 @@ impl Retriever {
             );
         }
 
-        let mut phrasings = Vec::new();
-        let mut texts = Vec::new();
+        // Every phrasing of every topic, analyzed once.
+        let mut raw: Vec<(usize, PhrasingKind, Analyzer, String, Vec<Term>)> = Vec::new();
         for (ti, topic) in kb.topics().iter().enumerate() {
             for lang in Lang::ALL {
                 let t = topic.text(lang);
                 let native = lang.analyzer();
-                let mut add = |kind, analyzer, text: &str| {
-                    texts.push((analyzer, text.to_string()));
-                    phrasings.push(Phrasing {
-                        topic: ti,
-                        kind,
-                        analyzer,
-                        terms: distinct(analyzer.analyze(text)),
-                        total_weight: 0.0,
-                    });
+                let mut add = |kind, analyzer: Analyzer, text: &str| {
+                    let terms = distinct(analyzer.analyze(text));
+                    raw.push((ti, kind, analyzer, text.to_string(), terms));
                 };
                 add(PhrasingKind::Question, native, &t.question);
                 for a in &t.alternates {
@@ -209,31 +232,96 @@ impl Retriever {
                         add(PhrasingKind::Romanized, latin, r);
                     }
                 }
+                add(PhrasingKind::Answer, native, &t.answer);
+                if let Some(informal) = &t.answer_informal {
+                    add(PhrasingKind::Answer, native, informal);
+                }
             }
         }
 
-        let mut stats: HashMap<Analyzer, FieldStats> = HashMap::new();
-        for p in &phrasings {
-            let s = stats.entry(p.analyzer).or_insert_with(|| FieldStats {
-                docs: 0,
-                df: HashMap::new(),
-            });
-            s.docs += 1;
-            for (t, _) in &p.terms {
-                *s.df.entry(t.clone()).or_default() += 1;
-            }
+        // Per field: term ids, topic vocabularies, and idf over topics.
+        let mut fields: HashMap<Analyzer, FieldData> = HashMap::new();
+        for a in Analyzer::ALL {
+            fields.insert(
+                a,
+                FieldData {
+                    field: tantivy_fields[&a],
+                    ids: HashMap::new(),
+                    weights: Vec::new(),
+                    unknown_word: 0.0,
+                    unknown_gram: 0.0,
+                    topics: (0..kb.topics().len())
+                        .map(|_| TopicTerms::default())
+                        .collect(),
+                },
+            );
         }
-        for p in &mut phrasings {
-            let s = &stats[&p.analyzer];
-            for (t, w) in &mut p.terms {
-                *w = s.weight(t);
+        let mut phrasings = Vec::with_capacity(raw.len());
+        for (pid, (topic, kind, analyzer, _, terms)) in raw.iter().enumerate() {
+            let fd = fields
+                .get_mut(analyzer)
+                .expect("every analyzer has a field");
+            let mut ids: Vec<TermId> = terms
+                .iter()
+                .map(|t| {
+                    let next = fd.ids.len() as TermId;
+                    *fd.ids.entry(t.clone()).or_insert(next)
+                })
+                .collect();
+            ids.sort_unstable();
+            let tt = &mut fd.topics[*topic];
+            if *kind == PhrasingKind::Answer {
+                tt.answer.extend(&ids);
+            } else {
+                tt.phrasings.push(pid);
+                tt.vocabulary.extend(&ids);
             }
-            p.total_weight = p.terms.iter().map(|(_, w)| w).sum();
+            phrasings.push(Phrasing {
+                topic: *topic,
+                kind: *kind,
+                terms: ids,
+                total_weight: 0.0,
+            });
+        }
+        for fd in fields.values_mut() {
+            let mut df = vec![0u32; fd.ids.len()];
+            let mut docs = 0usize;
+            for tt in &mut fd.topics {
+                tt.vocabulary.sort_unstable();
+                tt.vocabulary.dedup();
+                tt.answer.sort_unstable();
+                tt.answer.dedup();
+                if tt.vocabulary.is_empty() && tt.answer.is_empty() {
+                    continue;
+                }
+                docs += 1;
+                let mut all: Vec<TermId> =
+                    tt.vocabulary.iter().chain(&tt.answer).copied().collect();
+                all.sort_unstable();
+                all.dedup();
+                for id in all {
+                    df[id as usize] += 1;
+                }
+            }
+            let idf = |df: u32| (1.0 + docs as f32 / df.max(1) as f32).ln();
+            let mut weights = vec![0.0; fd.ids.len()];
+            for (term, &id) in &fd.ids {
+                weights[id as usize] = idf(df[id as usize]) * kind_weight(term);
+            }
+            fd.weights = weights;
+            fd.unknown_word = idf(1) * UNKNOWN_WORD_FACTOR;
+            fd.unknown_gram = idf(1) * GRAM_WEIGHT;
+        }
+        for (p, (_, _, analyzer, _, _)) in phrasings.iter_mut().zip(&raw) {
+            let fd = &fields[analyzer];
+            p.total_weight = p.terms.iter().map(|&id| fd.weights[id as usize]).sum();
         }
 
         let mut writer = index.writer_with_num_threads(1, 32_000_000)?;
-        for (pid, (analyzer, text)) in texts.iter().enumerate() {
-            writer.add_document(doc!(fields[analyzer] => text.as_str(), pid_field => pid as u64))?;
+        for (pid, (_, _, analyzer, text, _)) in raw.iter().enumerate() {
+            writer.add_document(
+                doc!(tantivy_fields[analyzer] => text.as_str(), pid_field => pid as u64),
+            )?;
         }
         writer.commit()?;
         let reader = index.reader()?;
@@ -251,19 +339,50 @@ impl Retriever {
             fields,
             phrasings,
             pid_by_doc,
-            stats,
         })
     }
 
-    /// Analyzes normalized text for `analyzer`, as queries do.
-    pub fn query_terms(analyzer: Analyzer, normalized: &str) -> Vec<Term> {
-        let mut terms = distinct(analyzer.analyze_normalized(normalized, MAX_QUERY_WORDS));
-        terms.truncate(MAX_QUERY_TERMS);
-        terms.into_iter().map(|(t, _)| t).collect()
+    /// Analyzes normalized text for the field of `analyzer`, as queries do: every term counts
+    /// for scoring, but tantivy is asked only for known words and for the n-grams of words
+    /// the field does not know (typos, unseen inflections), which keeps the query small.
+    pub fn prepare(&self, analyzer: Analyzer, normalized: &str) -> PreparedQuery {
+        let fd = &self.fields[&analyzer];
+        let mut q = PreparedQuery::default();
+        let mut seen: HashSet<Term> = HashSet::new();
+        for word in crate::text::words(normalized).take(MAX_QUERY_WORDS) {
+            let terms = analyzer.analyze_normalized(word, 1);
+            let word_known = terms
+                .last()
+                .is_some_and(|t| TermKind::of(t) == TermKind::Word && fd.ids.contains_key(t));
+            for t in terms {
+                if !seen.insert(t.clone()) {
+                    continue;
+                }
+                let kind = TermKind::of(&t);
+                match fd.ids.get(&t) {
+                    Some(&id) => {
+                        let w = fd.weights[id as usize];
+                        q.known.push((id, w));
+                        q.total_weight += w;
+                        if kind == TermKind::Word || !word_known {
+                            q.search_terms.push(t);
+                        }
+                    }
+                    None => {
+                        q.total_weight += match kind {
+                            TermKind::Word => fd.unknown_word,
+                            TermKind::Gram => fd.unknown_gram,
+                        };
+                    }
+                }
+            }
+        }
+        q.known.sort_unstable_by_key(|(id, _)| *id);
+        q
     }
 
     fn tantivy_query(&self, analyzer: Analyzer, terms: &[Term]) -> BooleanQuery {
-        let field = self.fields[&analyzer];
+        let field = self.fields[&analyzer].field;
         let clauses: Vec<(Occur, Box<dyn Query>)> = terms
             .iter()
             .map(|t| {
@@ -279,7 +398,11 @@ impl Retriever {
 
     /// Runs only the tantivy part of [`Retriever::search`]: the BM25 top candidates.
     /// Exposed for benchmarks that compare the whole pipeline with a bare index query.
-    pub fn bare_search(&self, analyzer: Analyzer, terms: &[Term]) -> Result<Vec<(f32, DocAddress)>, Error> {
+    pub fn bare_search(
+        &self,
+        analyzer: Analyzer,
+        terms: &[Term],
+    ) -> Result<Vec<(f32, DocAddress)>, Error> {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
@@ -289,52 +412,62 @@ impl Retriever {
             .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())?)
     }
 
-    /// Topics ranked by confidence for the query `terms` in the field of `analyzer`.
-    pub fn search(&self, analyzer: Analyzer, terms: &[Term]) -> Result<Vec<Scored>, Error> {
-        let hits = self.bare_search(analyzer, terms)?;
-        let Some(stats) = self.stats.get(&analyzer) else {
+    /// Topics ranked by confidence for a prepared query in the field of `analyzer`.
+    pub fn search(&self, analyzer: Analyzer, query: &PreparedQuery) -> Result<Vec<Scored>, Error> {
+        let hits = self.bare_search(analyzer, &query.search_terms)?;
+        if query.total_weight <= 0.0 || query.known.is_empty() {
             return Ok(Vec::new());
-        };
-        let query: Vec<(&str, f32)> = terms.iter().map(|t| (t.as_str(), stats.weight(t))).collect();
-        let query_weight: f32 = query.iter().map(|(_, w)| w).sum();
-        let query_set: HashSet<&str> = query.iter().map(|(t, _)| *t).collect();
-        let mut best: HashMap<usize, f32> = HashMap::new();
-        for (_, addr) in hits {
-            let pid = self.pid_by_doc[addr.segment_ord as usize][addr.doc_id as usize] as usize;
-            let p = &self.phrasings[pid];
-            let matched: f32 = p
-                .terms
-                .iter()
-                .filter(|(t, _)| query_set.contains(t.as_str()))
-                .map(|(_, w)| w)
-                .sum();
-            if matched <= 0.0 || p.total_weight <= 0.0 || query_weight <= 0.0 {
-                continue;
-            }
-            let q_cov = (matched / query_weight).min(1.0);
-            let p_cov = (matched / p.total_weight).min(1.0);
-            let mut conf = q_cov.powf(QUERY_COVERAGE_EXPONENT) * p_cov.powf(1.0 - QUERY_COVERAGE_EXPONENT);
-            if p.kind == PhrasingKind::Keyword {
-                conf *= KEYWORD_FACTOR;
-            }
-            let e = best.entry(p.topic).or_insert(0.0);
-            if conf > *e {
-                *e = conf;
-            }
         }
-        let mut ranked: Vec<Scored> = best
-            .into_iter()
-            .map(|(topic, confidence)| Scored {
+        let fd = &self.fields[&analyzer];
+        let mut candidates: Vec<usize> = hits
+            .iter()
+            .map(|(_, addr)| {
+                let pid = self.pid_by_doc[addr.segment_ord as usize][addr.doc_id as usize];
+                self.phrasings[pid as usize].topic
+            })
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut ranked = Vec::with_capacity(candidates.len());
+        for topic in candidates {
+            let tt = &fd.topics[topic];
+            let mut phrasing_score = 0.0f32;
+            for &pid in &tt.phrasings {
+                let p = &self.phrasings[pid];
+                let matched = overlap(&query.known, &p.terms);
+                if matched <= 0.0 || p.total_weight <= 0.0 {
+                    continue;
+                }
+                let q_cov = (matched / query.total_weight).min(1.0);
+                let p_cov = (matched / p.total_weight).min(1.0);
+                let mut score =
+                    q_cov.powf(QUERY_COVERAGE_EXPONENT) * p_cov.powf(1.0 - QUERY_COVERAGE_EXPONENT);
+                if p.kind == PhrasingKind::Keyword {
+                    score *= KEYWORD_FACTOR;
+                }
+                phrasing_score = phrasing_score.max(score);
+            }
+            let vocabulary = overlap(&query.known, &tt.vocabulary) / query.total_weight;
+            let answer = overlap(&query.known, &tt.answer) / query.total_weight;
+            let confidence = (PHRASING_SHARE * phrasing_score
+                + VOCABULARY_SHARE * vocabulary
+                + ANSWER_SHARE * answer)
+                .min(1.0);
+            ranked.push(Scored {
                 topic,
                 confidence,
                 analyzer,
-            })
-            .collect();
-        ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.topic.cmp(&b.topic)));
+            });
+        }
+        ranked.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then(a.topic.cmp(&b.topic))
+        });
         Ok(ranked)
     }
 
-    /// Number of indexed phrasings.
+    /// Number of indexed phrasings (answers included).
     pub fn len(&self) -> usize {
         self.phrasings.len()
     }
@@ -345,11 +478,27 @@ impl Retriever {
     }
 }
 
-fn distinct(terms: Vec<Term>) -> Vec<(Term, f32)> {
+/// Sum of the query weights of the ids both sorted lists share.
+fn overlap(query: &[(TermId, f32)], ids: &[TermId]) -> f32 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < query.len() && j < ids.len() {
+        match query[i].0.cmp(&ids[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += query[i].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
+}
+
+fn distinct(terms: Vec<Term>) -> Vec<Term> {
     let mut seen = HashSet::new();
     terms
         .into_iter()
         .filter(|t| seen.insert(t.clone()))
-        .map(|t| (t, 0.0))
         .collect()
 }

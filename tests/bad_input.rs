@@ -110,7 +110,9 @@ fn unknown_language_is_an_error_in_the_cli_and_ignored_by_respond() {
     let reply = engine().respond(&Message::new("where is my parcel").lang("klingon"));
     assert_eq!(reply.lang.code(), "en");
     assert!(reply.trace.iter().any(|t| t.contains("ignored language")));
-    assert!(engine().try_respond(&Message::new("hi").lang("xx")).is_err());
+    assert!(engine()
+        .try_respond(&Message::new("hi").lang("xx"))
+        .is_err());
 }
 
 #[test]

@@ -29,7 +29,11 @@ fn shipped_content_is_clean() {
 fn broken_fixtures_are_reported_with_positions() {
     let dir = root().join("tests/fixtures/broken");
     let out = sahaya(&["--data", dir.to_str().unwrap(), "check"]);
-    assert_eq!(out.status.code(), Some(1), "check must fail on broken content");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "check must fail on broken content"
+    );
     let got = String::from_utf8(out.stdout).unwrap();
     let want = std::fs::read_to_string(dir.join("expected.txt")).unwrap();
     assert_eq!(got, want, "diagnostics differ from expected.txt");
@@ -45,8 +49,17 @@ fn every_kind_of_mistake_has_a_line() {
             .find(|d| d.path.ends_with(file) && d.message.contains(needle))
             .unwrap_or_else(|| panic!("no diagnostic for {file} containing {needle:?}: {diags:#?}"))
     };
-    assert_eq!((find("b/dup.toml", "duplicate").line, find("b/dup.toml", "duplicate").col), (1, 6));
-    assert_eq!(find("missing_lang.toml", "missing language `te`").severity, sahaya::Severity::Error);
+    assert_eq!(
+        (
+            find("b/dup.toml", "duplicate").line,
+            find("b/dup.toml", "duplicate").col
+        ),
+        (1, 6)
+    );
+    assert_eq!(
+        find("missing_lang.toml", "missing language `te`").severity,
+        sahaya::Severity::Error
+    );
     assert_eq!(find("missing_register.toml", "missing register").line, 9);
     assert_eq!(find("empty_answer.toml", "empty answer").line, 7);
     let unknown = find("unknown_key.toml", "unknown field `keywrods`");

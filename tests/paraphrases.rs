@@ -79,7 +79,10 @@ fn run(engine: &Engine, lang: &str) -> Outcome {
             o.confusions
                 .entry((c.topic.clone(), got))
                 .or_default()
-                .push(format!("{} [{:.2} {}]", c.text, reply.confidence, reply.lang));
+                .push(format!(
+                    "{} [{:.2} {}]",
+                    c.text, reply.confidence, reply.lang
+                ));
         }
     }
     o
@@ -112,7 +115,10 @@ fn paraphrase_accuracy_per_language() {
             failures.push(format!("{lang}: top-1 accuracy {:.1}% < 90%", acc * 100.0));
         }
         if off < 0.90 {
-            failures.push(format!("{lang}: off-topic fallback {:.1}% < 90%", off * 100.0));
+            failures.push(format!(
+                "{lang}: off-topic fallback {:.1}% < 90%",
+                off * 100.0
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -16,6 +16,7 @@ pub(crate) fn fold_greeklish(word: &str) -> String {
         ("kh", "x"),
         ("ps", "ψ"),
         ("ou", "u"),
+        ("oy", "u"),
         ("eu", "ev"),
         ("ey", "ev"),
         ("ef", "ev"),
@@ -68,7 +69,10 @@ pub(crate) fn fold_telugu(word: &str) -> String {
         }
     }
     let mut w = dedup_letters(&w);
-    if w.len() > 2 && w.starts_with('y') && matches!(w.as_bytes()[1], b'a' | b'e' | b'i' | b'o' | b'u') {
+    if w.len() > 2
+        && w.starts_with('y')
+        && matches!(w.as_bytes()[1], b'a' | b'e' | b'i' | b'o' | b'u')
+    {
         w.remove(0);
     }
     w

@@ -59,15 +59,24 @@ mod tests {
     #[test]
     fn decides_by_script() {
         assert_eq!(dominant_script("నా పార్సెల్ ఎక్కడ?"), Some(Script::Telugu));
-        assert_eq!(dominant_script("Πού είναι το δέμα μου;"), Some(Script::Greek));
+        assert_eq!(
+            dominant_script("Πού είναι το δέμα μου;"),
+            Some(Script::Greek)
+        );
         assert_eq!(dominant_script("where is my parcel"), Some(Script::Latin));
         assert_eq!(dominant_script("1234 ?!"), None);
     }
 
     #[test]
     fn mixed_script_prefers_native_script() {
-        assert_eq!(dominant_script("my parcel δεν ήρθε ακόμα"), Some(Script::Greek));
+        assert_eq!(
+            dominant_script("my parcel δεν ήρθε ακόμα"),
+            Some(Script::Greek)
+        );
         assert_eq!(dominant_script("naa parcel ఇంకా రాలేదు"), Some(Script::Telugu));
-        assert_eq!(dominant_script("tracking number NV1234567890GR δέμα"), Some(Script::Latin));
+        assert_eq!(
+            dominant_script("tracking number NV1234567890GR δέμα"),
+            Some(Script::Latin)
+        );
     }
 }
