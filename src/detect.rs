@@ -227,8 +227,7 @@ fn lexicon(words: &'static [&'static str], fold: Analyzer) -> HashSet<String> {
     words
         .iter()
         .filter(|w| !ambiguous.contains(*w))
-        .flat_map(|w| fold.analyze(w))
-        .filter(|t| !t.starts_with('#'))
+        .map(|w| fold.word_key(w))
         .collect()
 }
 
@@ -313,12 +312,10 @@ fn count_romanized(normalized: &str) -> (usize, usize) {
         if !w.is_ascii() {
             continue;
         }
-        let t = Analyzer::TeluguLatin.analyze_normalized(w, 1);
-        if t.iter().any(|x| telugu_latin().contains(x)) {
+        if telugu_latin().contains(&Analyzer::TeluguLatin.word_key(w)) {
             te += 1;
         }
-        let g = Analyzer::Greeklish.analyze_normalized(w, 1);
-        if g.iter().any(|x| greeklish().contains(x)) {
+        if greeklish().contains(&Analyzer::Greeklish.word_key(w)) {
             el += 1;
         }
     }

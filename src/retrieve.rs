@@ -22,14 +22,14 @@ use tantivy::{doc, DocAddress, Index, Searcher};
 
 /// Candidates fetched from tantivy before re-scoring.
 const CANDIDATES: usize = 32;
+/// Candidate topics re-scored per query.
+const MAX_TOPICS: usize = 12;
 /// Words of a message that are looked at.
 pub(crate) const MAX_QUERY_WORDS: usize = 64;
 /// Weight of an n-gram relative to a whole word of the same rarity.
 const GRAM_WEIGHT: f32 = 0.12;
 /// Keywords are short and match often: their confidence is discounted.
 const KEYWORD_FACTOR: f32 = 0.85;
-/// Exponent of the query coverage; the phrasing coverage gets the rest.
-const QUERY_COVERAGE_EXPONENT: f32 = 0.5;
 /// A word no topic uses weighs more than the rarest known word: a message about
 /// something else (weather, jokes, recipes) is mostly such words.
 const UNKNOWN_WORD_FACTOR: f32 = 1.5;
@@ -419,15 +419,18 @@ impl Retriever {
             return Ok(Vec::new());
         }
         let fd = &self.fields[&analyzer];
-        let mut candidates: Vec<usize> = hits
-            .iter()
-            .map(|(_, addr)| {
-                let pid = self.pid_by_doc[addr.segment_ord as usize][addr.doc_id as usize];
-                self.phrasings[pid as usize].topic
-            })
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
+        // Distinct topics in BM25 order; only the best few are worth re-scoring.
+        let mut candidates: Vec<usize> = Vec::with_capacity(MAX_TOPICS);
+        for (_, addr) in &hits {
+            let pid = self.pid_by_doc[addr.segment_ord as usize][addr.doc_id as usize];
+            let topic = self.phrasings[pid as usize].topic;
+            if !candidates.contains(&topic) {
+                candidates.push(topic);
+                if candidates.len() == MAX_TOPICS {
+                    break;
+                }
+            }
+        }
         let mut ranked = Vec::with_capacity(candidates.len());
         for topic in candidates {
             let tt = &fd.topics[topic];
@@ -440,8 +443,8 @@ impl Retriever {
                 }
                 let q_cov = (matched / query.total_weight).min(1.0);
                 let p_cov = (matched / p.total_weight).min(1.0);
-                let mut score =
-                    q_cov.powf(QUERY_COVERAGE_EXPONENT) * p_cov.powf(1.0 - QUERY_COVERAGE_EXPONENT);
+                // Geometric mean: both the message and the phrasing must be mostly covered.
+                let mut score = (q_cov * p_cov).sqrt();
                 if p.kind == PhrasingKind::Keyword {
                     score *= KEYWORD_FACTOR;
                 }

@@ -76,17 +76,22 @@ impl Analyzer {
         self.analyze_normalized(&normalize(text), usize::MAX)
     }
 
+    /// The word term of one normalized word (its stem or folded form), without n-grams.
+    pub fn word_key(self, word: &str) -> Term {
+        match self {
+            Analyzer::English => english_stemmer().stem(word).into_owned(),
+            Analyzer::Greek => greek::stem(word),
+            Analyzer::Telugu => telugu::stem(word).to_string(),
+            Analyzer::Greeklish => romanized::fold_greeklish(word),
+            Analyzer::TeluguLatin => romanized::fold_telugu(word),
+        }
+    }
+
     /// Terms of already [`normalize`]d text, looking at no more than `max_words` words.
     pub fn analyze_normalized(self, normalized: &str, max_words: usize) -> Vec<Term> {
         let mut terms = Vec::new();
         for word in words(normalized).take(max_words) {
-            let key = match self {
-                Analyzer::English => english_stemmer().stem(word).into_owned(),
-                Analyzer::Greek => greek::stem(word),
-                Analyzer::Telugu => telugu::stem(word).to_string(),
-                Analyzer::Greeklish => romanized::fold_greeklish(word),
-                Analyzer::TeluguLatin => romanized::fold_telugu(word),
-            };
+            let key = self.word_key(word);
             let gram_source = match self {
                 Analyzer::Greeklish | Analyzer::TeluguLatin => key.as_str(),
                 _ => word,
