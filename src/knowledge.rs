@@ -115,22 +115,24 @@ impl KnowledgeBase {
             let Some(topic) = parse_topic(&rel, &bytes, &mut diags) else {
                 continue;
             };
-            if let Some((first, line, col)) = seen.get(&topic.0.id) {
+            let (topic, id_offset) = topic;
+            // parse_topic only returns a topic for valid UTF-8.
+            let src = std::str::from_utf8(&bytes).unwrap_or("");
+            if let Some((first, line, col)) = seen.get(&topic.id) {
                 diags.push(
                     Diagnostic::error_at(
                         &rel,
-                        std::str::from_utf8(&bytes).unwrap_or(""),
-                        topic.1,
-                        format!("duplicate topic id `{}`", topic.0.id),
+                        src,
+                        id_offset,
+                        format!("duplicate topic id `{}`", topic.id),
                     )
                     .with_hint(format!("first defined at {}:{line}:{col}", first.display())),
                 );
                 continue;
             }
-            let src = std::str::from_utf8(&bytes).unwrap_or("");
-            let (line, col) = crate::error::line_col(src, topic.1);
-            seen.insert(topic.0.id.clone(), (rel.clone(), line, col));
-            topics.push(topic.0);
+            let (line, col) = crate::error::line_col(src, id_offset);
+            seen.insert(topic.id.clone(), (rel.clone(), line, col));
+            topics.push(topic);
         }
         if topics.is_empty() && diags.is_empty() {
             diags.push(
