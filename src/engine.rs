@@ -8,11 +8,14 @@ use crate::lang::{Formality, Lang};
 use crate::locale::Locales;
 use crate::retrieve::{Retriever, Scored};
 
+use crate::session::SessionStore;
 use crate::text::{normalize, Analyzer};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Tag of topics that describe what the bot does not handle (weather, jokes …): a match
 /// is a `fallback` whose text is the topic's answer, never an `answer`.
@@ -186,6 +189,10 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// Per-language overrides of `thresholds`, keyed by language code.
     pub thresholds_by_lang: BTreeMap<Lang, Thresholds>,
+    /// A session is forgotten this many seconds after its last message.
+    pub session_ttl_secs: u64,
+    /// At most this many sessions are kept; the least recently seen makes room.
+    pub max_sessions: usize,
 }
 
 impl Default for Config {
@@ -202,6 +209,8 @@ impl Default for Config {
                     margin: 0.08,
                 },
             )]),
+            session_ttl_secs: 30 * 60,
+            max_sessions: 100_000,
         }
     }
 }
@@ -219,10 +228,12 @@ impl Config {
 /// loaded. Cheap to share between threads (`&Engine` is all `respond` needs).
 #[derive(Debug)]
 pub struct Engine {
+    dir: PathBuf,
     kb: KnowledgeBase,
     retriever: Retriever,
     locales: Locales,
     config: Config,
+    sessions: Arc<SessionStore>,
 }
 
 /// Reads and validates every content file under `data_dir`; returns all problems found
@@ -245,7 +256,20 @@ impl Engine {
 
     /// Loads the content of `data_dir` with the given settings.
     pub fn load_with(data_dir: impl AsRef<Path>, config: Config) -> Result<Engine, Error> {
-        let dir = data_dir.as_ref();
+        let sessions = Arc::new(SessionStore::new(
+            Duration::from_secs(config.session_ttl_secs),
+            config.max_sessions,
+        ));
+        Engine::build(data_dir.as_ref(), config, sessions)
+    }
+
+    /// Loads the content again from the same directory into a new engine that shares this
+    /// one's settings and sessions. On error this engine is untouched and can keep serving.
+    pub fn reload(&self) -> Result<Engine, Error> {
+        Engine::build(&self.dir, self.config.clone(), Arc::clone(&self.sessions))
+    }
+
+    fn build(dir: &Path, config: Config, sessions: Arc<SessionStore>) -> Result<Engine, Error> {
         if !dir.is_dir() {
             return Err(Error::io(
                 dir,
@@ -261,11 +285,34 @@ impl Engine {
         }
         let retriever = Retriever::build(&kb)?;
         Ok(Engine {
+            dir: dir.to_path_buf(),
             kb,
             retriever,
             locales,
             config,
+            sessions,
         })
+    }
+
+    /// The data directory this engine was loaded from.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The settings this engine was loaded with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The conversation sessions (shared with engines made by [`Engine::reload`]).
+    pub fn sessions(&self) -> &SessionStore {
+        &self.sessions
+    }
+
+    /// Hands a conversation that went to a person back to the bot; true when it was with a
+    /// person. Until then the bot stays quiet in it.
+    pub fn hand_back(&self, session_id: &str) -> bool {
+        self.sessions.hand_back(session_id)
     }
 
     /// The knowledge base.

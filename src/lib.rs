@@ -46,6 +46,7 @@ pub mod knowledge;
 pub mod lang;
 pub mod locale;
 pub mod retrieve;
+pub mod session;
 pub mod text;
 
 pub use engine::{

@@ -17,6 +17,23 @@ pub const REQUIRED_MESSAGES: &[&str] = &["clarify-intro", "fallback"];
 /// The language used when a message is missing in the reply's language.
 pub const FALLBACK_LANG: Lang = Lang::En;
 
+/// Picks the reply language for an HTTP `Accept-Language` header or a list of tags
+/// (`te-IN`, `el-GR,el;q=0.9,en;q=0.5`, `el`), negotiated with fluent-langneg against the
+/// available locales. `None` when nothing requested is available: the caller then detects
+/// the language from the text.
+pub fn negotiate(accept_language: &str) -> Option<Lang> {
+    use fluent_langneg::{negotiate_languages, parse_accepted_languages, NegotiationStrategy};
+    let requested = parse_accepted_languages(accept_language);
+    let available: Vec<fluent_langneg::LanguageIdentifier> = Lang::ALL
+        .iter()
+        .filter_map(|l| l.code().parse().ok())
+        .collect();
+    let chosen = negotiate_languages(&requested, &available, None, NegotiationStrategy::Filtering);
+    chosen
+        .first()
+        .and_then(|id| Lang::from_tag(&id.to_string()))
+}
+
 /// The Fluent bundles of every language.
 pub struct Locales {
     bundles: BTreeMap<Lang, FluentBundle<FluentResource>>,
@@ -162,5 +179,21 @@ impl Locales {
             return Some(text.into_owned());
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_is_negotiated() {
+        assert_eq!(negotiate("te-IN"), Some(Lang::Te));
+        assert_eq!(negotiate("el-GR,el;q=0.9,en;q=0.5"), Some(Lang::El));
+        assert_eq!(negotiate("en-US"), Some(Lang::En));
+        assert_eq!(negotiate("fr-FR,el;q=0.4"), Some(Lang::El));
+        assert_eq!(negotiate("de-DE,fr"), None);
+        assert_eq!(negotiate(""), None);
+        assert_eq!(negotiate("*;q=0.1 ,,;;"), None);
     }
 }
