@@ -287,8 +287,10 @@ pub fn detect(normalized: &str) -> Detection {
         Some(Script::Telugu) => (Lang::Te, false, 0, 0),
         Some(Script::Greek) => (Lang::El, false, 0, 0),
         _ => {
-            let (te, el) = count_romanized(normalized);
-            if te > el && te >= 1 {
+            let (te, el, en) = count_romanized(normalized);
+            if en > te.max(el) {
+                (Lang::En, false, te, el)
+            } else if te > el && te >= 1 {
                 (Lang::Te, true, te, el)
             } else if el > te && el >= 1 {
                 (Lang::El, true, te, el)
@@ -306,11 +308,22 @@ pub fn detect(normalized: &str) -> Detection {
     }
 }
 
-fn count_romanized(normalized: &str) -> (usize, usize) {
-    let (mut te, mut el) = (0, 0);
+/// English function words: a romanized word or two among more of these is still English.
+const ENGLISH: &[&str] = &[
+    "the", "is", "are", "was", "my", "i", "you", "your", "it", "this", "that", "what", "where",
+    "when", "how", "why", "which", "who", "to", "of", "in", "on", "for", "with", "and", "or",
+    "not", "do", "does", "did", "can", "could", "will", "would", "have", "has", "been", "be", "me",
+    "we", "our", "they", "an", "at", "from", "there", "if", "please", "ever", "any",
+];
+
+fn count_romanized(normalized: &str) -> (usize, usize, usize) {
+    let (mut te, mut el, mut en) = (0, 0, 0);
     for w in words(normalized).take(crate::retrieve::MAX_QUERY_WORDS) {
         if !w.is_ascii() {
             continue;
+        }
+        if ENGLISH.contains(&w) {
+            en += 1;
         }
         if telugu_latin().contains(&Analyzer::TeluguLatin.word_key(w)) {
             te += 1;
@@ -319,7 +332,7 @@ fn count_romanized(normalized: &str) -> (usize, usize) {
             el += 1;
         }
     }
-    (te, el)
+    (te, el, en)
 }
 
 #[cfg(test)]
@@ -358,5 +371,6 @@ mod tests {
             (Lang::En, false)
         );
         assert_eq!(lang("1234"), (Lang::En, false));
+        assert_eq!(lang("THIS IS THE WORST SERVICE EVER"), (Lang::En, false));
     }
 }

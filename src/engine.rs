@@ -8,9 +8,13 @@ use crate::lang::{Formality, Lang};
 use crate::locale::Locales;
 use crate::retrieve::{Retriever, Scored};
 
+use crate::hours::Calendar;
+use crate::render::{render, Away, Body, Channel, Scene};
+use crate::rules::{Facts, RuleSet};
 use crate::session::SessionStore;
 use crate::text::{normalize, Analyzer};
 use crate::Error;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -155,6 +159,9 @@ pub struct Reply {
     pub after_hours: bool,
     /// The conversation id, when the message had one.
     pub session_id: Option<String>,
+    /// Labels from the rules that matched, for the help desk.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Why: each step of the decision in one line.
     pub trace: Vec<String>,
 }
@@ -193,6 +200,13 @@ pub struct Config {
     pub session_ttl_secs: u64,
     /// At most this many sessions are kept; the least recently seen makes room.
     pub max_sessions: usize,
+    /// Register per channel when the request gives none (e.g. `whatsapp = "informal"`).
+    pub formality_by_channel: BTreeMap<String, Formality>,
+    /// Register per language when neither request nor channel gives one; formal otherwise.
+    pub formality_by_lang: BTreeMap<Lang, Formality>,
+    /// Channels whose replies wrap names and dates in Unicode bidi isolation marks (rich
+    /// chat widgets); plain-text channels (email, SMS) never get them.
+    pub bidi_isolation_channels: Vec<String>,
 }
 
 impl Default for Config {
@@ -211,6 +225,9 @@ impl Default for Config {
             )]),
             session_ttl_secs: 30 * 60,
             max_sessions: 100_000,
+            formality_by_channel: BTreeMap::new(),
+            formality_by_lang: BTreeMap::new(),
+            bidi_isolation_channels: vec!["web".into()],
         }
     }
 }
@@ -232,6 +249,8 @@ pub struct Engine {
     kb: KnowledgeBase,
     retriever: Retriever,
     locales: Locales,
+    rules: RuleSet,
+    calendar: Option<Calendar>,
     config: Config,
     sessions: Arc<SessionStore>,
 }
@@ -241,9 +260,22 @@ pub struct Engine {
 pub fn check(data_dir: impl AsRef<Path>) -> Vec<Diagnostic> {
     let dir = data_dir.as_ref();
     let (_, mut diags) = KnowledgeBase::load(dir);
-    let (_, locale_diags) = Locales::load(dir);
+    let (locales, locale_diags) = Locales::load(dir);
     diags.extend(locale_diags);
+    let (_, _, rule_diags) = load_rules(dir, &locales);
+    diags.extend(rule_diags);
     diags
+}
+
+/// Rules and calendar, when the data directory has a `rules/` folder.
+fn load_rules(dir: &Path, locales: &Locales) -> (RuleSet, Option<Calendar>, Vec<Diagnostic>) {
+    if !dir.join("rules").is_dir() {
+        return (RuleSet::default(), None, Vec::new());
+    }
+    let (rules, mut diags) = RuleSet::load(dir, locales.ids());
+    let (calendar, cal_diags) = Calendar::load(dir);
+    diags.extend(cal_diags);
+    (rules, calendar, diags)
 }
 
 impl Engine {
@@ -279,6 +311,8 @@ impl Engine {
         let (kb, mut diags) = KnowledgeBase::load(dir);
         let (locales, locale_diags) = Locales::load(dir);
         diags.extend(locale_diags);
+        let (rules, calendar, rule_diags) = load_rules(dir, &locales);
+        diags.extend(rule_diags);
         diags.retain(|d| d.severity == Severity::Error);
         if !diags.is_empty() {
             return Err(ErrorKind::Content(diags).into());
@@ -289,6 +323,8 @@ impl Engine {
             kb,
             retriever,
             locales,
+            rules,
+            calendar,
             config,
             sessions,
         })
@@ -313,6 +349,21 @@ impl Engine {
     /// person. Until then the bot stays quiet in it.
     pub fn hand_back(&self, session_id: &str) -> bool {
         self.sessions.hand_back(session_id)
+    }
+
+    /// The escalation and routing rules (empty when the data has no `rules/`).
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Business hours (`None` when the data has no `rules/calendar.toml`: always open).
+    pub fn calendar(&self) -> Option<&Calendar> {
+        self.calendar.as_ref()
+    }
+
+    /// The Fluent bundles.
+    pub fn locales(&self) -> &Locales {
+        &self.locales
     }
 
     /// The knowledge base.
@@ -358,14 +409,88 @@ impl Engine {
             return Err(Error::bad_request("text is empty"));
         }
         let lang = msg.lang.as_deref().map(str::parse::<Lang>).transpose()?;
+        if let Some(at) = &msg.at {
+            parse_at(at)?;
+        }
+        if let Some(tz) = msg.customer.as_ref().and_then(|c| c.timezone.as_deref()) {
+            tz.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+                Error::bad_request(format!(
+                    "unknown time zone {tz:?}: use an IANA name such as Europe/Athens"
+                ))
+            })?;
+        }
         Ok(self.run(msg, &msg.text, lang, Vec::new()))
     }
 
     fn run(&self, msg: &Message, text: &str, lang: Option<Lang>, mut trace: Vec<String>) -> Reply {
+        let now = match msg.at.as_deref().map(parse_at) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => {
+                trace.push(format!("ignored time: {e}"));
+                Utc::now()
+            }
+            None => Utc::now(),
+        };
+        let customer = msg.customer.as_ref();
+        let channel = Channel::of(msg.channel.as_deref());
+        let isolate = msg.channel.as_deref().is_some_and(|c| {
+            self.config
+                .bidi_isolation_channels
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(c.trim()))
+        });
+        let session_id = msg.session_id.as_deref().filter(|s| !s.is_empty());
+        let session = session_id
+            .map(|id| self.sessions.get(id))
+            .unwrap_or_default();
+        let turn = session.turns + 1;
+
         let normalized = normalize(text);
         let detection = detect(&normalized);
-        let formality = msg.formality.unwrap_or_default();
         trace.push(describe_detection(&detection, lang));
+
+        // A person has this conversation: the bot stays quiet until it is handed back.
+        if let Some(esc) = session.escalated.clone() {
+            let reply_lang = lang.unwrap_or(detection.lang);
+            trace.push(format!(
+                "session is with a person (rule {}): the bot stays quiet until it is handed back",
+                esc.rule
+            ));
+            let mut s = session.clone();
+            s.turns += 1;
+            if let Some(id) = session_id {
+                self.sessions.put(id, s);
+            }
+            let (tz, _) = self.zone(customer, reply_lang, &mut trace);
+            let scene = Scene {
+                lang: reply_lang,
+                formality: Formality::Formal,
+                channel,
+                isolate,
+                name: customer.and_then(|c| c.name.as_deref()),
+                now,
+                tz,
+                first_turn: false,
+                body: Body::Waiting,
+                away: None,
+            };
+            let (text, missing) = render(&self.locales, &scene);
+            note_missing(&missing, &mut trace);
+            return Reply {
+                decision: Decision::Escalate,
+                lang: reply_lang,
+                formality: Formality::Formal,
+                text,
+                answer_id: None,
+                confidence: 0.0,
+                suggestions: Vec::new(),
+                escalation: Some(esc),
+                after_hours: false,
+                session_id: msg.session_id.clone(),
+                tags: Vec::new(),
+                trace,
+            };
+        }
 
         let ranked = if normalized.is_empty() {
             trace.push("empty message".into());
@@ -388,7 +513,7 @@ impl Engine {
             .filter(|t| t.confidence >= th.clarify)
             .map(|t| &self.kb.topics()[t.topic])
             .filter(|t| t.has_tag(OUT_OF_SCOPE));
-        let decision = match top {
+        let searched = match top {
             Some(t) if out_of_scope.is_some() => {
                 trace.push(format!(
                     "decide: fallback (message is out of scope, {:.2})",
@@ -421,6 +546,96 @@ impl Engine {
                 Decision::Fallback
             }
         };
+        let best_topic = top
+            .filter(|_| matches!(searched, Decision::Answer | Decision::Clarify))
+            .map(|t| &self.kb.topics()[t.topic]);
+
+        // Business hours in the customer's region.
+        let (tz, region) = self.zone(customer, reply_lang, &mut trace);
+        let status = region.map(|r| r.status(now));
+        let open = status.as_ref().is_none_or(|s| s.open);
+        if let Some(st) = &status {
+            trace.push(format!(
+                "hours[{}]: {}{}",
+                st.region,
+                if st.open { "open" } else { "closed" },
+                st.holiday_name(Lang::En)
+                    .map(|h| format!(", {h}"))
+                    .unwrap_or_default()
+            ));
+        }
+
+        // Rules.
+        let fallbacks_in_a_row = if searched == Decision::Fallback {
+            session.consecutive_fallbacks + 1
+        } else {
+            0
+        };
+        let region_code = status.as_ref().map_or("", |s| s.region.as_str());
+        let facts = Facts {
+            original: text,
+            normalized: &normalized,
+            decision: searched,
+            confidence,
+            topic: best_topic.map(|t| (t.id.as_str(), t.tags.as_slice())),
+            lang: reply_lang,
+            channel: msg.channel.as_deref(),
+            tier: customer.and_then(|c| c.tier.as_deref()),
+            region: region_code,
+            fallbacks_in_a_row,
+            turn,
+            escalated_before: session.escalations > 0,
+            open,
+            holiday: status.as_ref().is_some_and(|s| s.holiday.is_some()),
+        };
+        let outcome = self.rules.evaluate(&facts);
+        trace.extend(outcome.trace.iter().cloned());
+        let decision = if outcome.escalation.is_some() {
+            Decision::Escalate
+        } else {
+            searched
+        };
+
+        // Register: the request, else the channel's or language's default; formal when a
+        // rule says so and for every handoff (complaints and escalations are always formal).
+        let asked = msg
+            .formality
+            .or_else(|| {
+                msg.channel
+                    .as_deref()
+                    .and_then(|c| {
+                        self.config
+                            .formality_by_channel
+                            .get(&c.trim().to_ascii_lowercase())
+                    })
+                    .copied()
+            })
+            .or_else(|| self.config.formality_by_lang.get(&reply_lang).copied())
+            .unwrap_or_default();
+        let formality = if outcome.formal || decision == Decision::Escalate {
+            if asked != Formality::Formal {
+                trace.push("register: formal (escalation or rule)".into());
+            }
+            Formality::Formal
+        } else {
+            asked
+        };
+
+        // Session memory.
+        if let Some(id) = session_id {
+            let mut s = session.clone();
+            s.turns = turn;
+            s.consecutive_fallbacks = if decision == Decision::Escalate {
+                0
+            } else {
+                fallbacks_in_a_row
+            };
+            if let Some(e) = &outcome.escalation {
+                s.escalated = Some(e.clone());
+                s.escalations += 1;
+            }
+            self.sessions.put(id, s);
+        }
 
         let mut reply = Reply {
             decision,
@@ -430,54 +645,104 @@ impl Engine {
             answer_id: None,
             confidence: round3(confidence),
             suggestions: Vec::new(),
-            escalation: None,
-            after_hours: false,
+            escalation: outcome.escalation.clone(),
+            after_hours: !open,
             session_id: msg.session_id.clone(),
+            tags: outcome.tags.clone(),
             trace,
         };
-        match decision {
-            Decision::Answer => {
-                let topic = &self.kb.topics()[top.map_or(0, |t| t.topic)];
-                reply.answer_id = Some(topic.id.clone());
-                reply.text = topic.text(reply_lang).answer(formality).to_string();
-            }
-            Decision::Clarify => {
-                let floor = th.clarify * 0.8;
-                reply.suggestions = ranked
-                    .iter()
-                    .filter(|s| s.confidence >= floor)
-                    .filter(|s| !self.kb.topics()[s.topic].has_tag(OUT_OF_SCOPE))
-                    .take(3)
-                    .map(|s| {
-                        let topic = &self.kb.topics()[s.topic];
-                        Suggestion {
-                            id: topic.id.clone(),
-                            question: topic.text(reply_lang).question.clone(),
-                            confidence: round3(s.confidence),
-                        }
-                    })
-                    .collect();
-                let mut text = self.say(reply_lang, "clarify-intro", formality, &mut reply.trace);
-                for (i, s) in reply.suggestions.iter().enumerate() {
-                    text.push_str(&format!("\n{}. {}", i + 1, s.question));
-                }
-                reply.text = text;
-            }
-            Decision::Fallback | Decision::Escalate => match out_of_scope {
-                Some(topic) => reply.text = topic.text(reply_lang).answer(formality).to_string(),
-                None => reply.text = self.say(reply_lang, "fallback", formality, &mut reply.trace),
-            },
+        if decision == Decision::Clarify {
+            let floor = th.clarify * 0.8;
+            reply.suggestions = ranked
+                .iter()
+                .filter(|s| s.confidence >= floor)
+                .filter(|s| !self.kb.topics()[s.topic].has_tag(OUT_OF_SCOPE))
+                .take(3)
+                .map(|s| {
+                    let topic = &self.kb.topics()[s.topic];
+                    Suggestion {
+                        id: topic.id.clone(),
+                        question: topic.text(reply_lang).question.clone(),
+                        confidence: round3(s.confidence),
+                    }
+                })
+                .collect();
         }
+        let answer_topic = top.map(|t| &self.kb.topics()[t.topic]);
+        // With an escalation the knowledge answer still helps while the customer waits,
+        // unless a rule suppresses it (legal threats, safety incidents).
+        let answer_too = (searched == Decision::Answer && !outcome.suppress_answer)
+            .then_some(answer_topic)
+            .flatten();
+        let body = match decision {
+            Decision::Answer => {
+                let topic = answer_topic.expect("an answer has a topic");
+                reply.answer_id = Some(topic.id.clone());
+                Body::Answer {
+                    text: topic.text(reply_lang).answer(formality),
+                    problem: topic.has_tag("problem"),
+                    smalltalk: topic.has_tag("smalltalk"),
+                }
+            }
+            Decision::Clarify => Body::Clarify(&reply.suggestions),
+            Decision::Fallback => {
+                Body::Fallback(out_of_scope.map(|t| t.text(reply_lang).answer(formality)))
+            }
+            Decision::Escalate => {
+                if let Some(t) = answer_too {
+                    reply.answer_id = Some(t.id.clone());
+                }
+                Body::Escalate {
+                    message: outcome.message.as_deref().unwrap_or("escalate"),
+                    angry: outcome.message.as_deref() == Some("escalate-angry"),
+                    answer: answer_too
+                        .filter(|t| !t.has_tag("smalltalk"))
+                        .map(|t| t.text(reply_lang).answer(formality)),
+                }
+            }
+        };
+        let away = status.filter(|s| !s.open).map(|s| Away {
+            holiday: s.holiday_name(reply_lang).map(str::to_string),
+            back: s.next_open,
+        });
+        let scene = Scene {
+            lang: reply_lang,
+            formality,
+            channel,
+            isolate,
+            name: customer.and_then(|c| c.name.as_deref()),
+            now,
+            tz,
+            first_turn: turn == 1,
+            body,
+            away,
+        };
+        let (text, missing) = render(&self.locales, &scene);
+        reply.text = text;
+        note_missing(&missing, &mut reply.trace);
         reply
     }
 
-    fn say(&self, lang: Lang, id: &str, formality: Formality, trace: &mut Vec<String>) -> String {
-        self.locales
-            .format(lang, id, formality, &[])
-            .unwrap_or_else(|| {
-                trace.push(format!("message `{id}` missing in every locale"));
-                String::new()
-            })
+    /// The customer's time zone (theirs if valid, else the region's) and the region.
+    fn zone(
+        &self,
+        customer: Option<&Customer>,
+        lang: Lang,
+        trace: &mut Vec<String>,
+    ) -> (chrono_tz::Tz, Option<&crate::hours::Region>) {
+        let region = self
+            .calendar
+            .as_ref()
+            .map(|c| c.region(customer.and_then(|c| c.region.as_deref()), lang));
+        let fallback = region.map_or(chrono_tz::Tz::UTC, |r| r.tz);
+        let tz = match customer.and_then(|c| c.timezone.as_deref()) {
+            Some(name) => name.trim().parse().unwrap_or_else(|_| {
+                trace.push(format!("ignored unknown time zone {name:?}"));
+                fallback
+            }),
+            None => fallback,
+        };
+        (tz, region)
     }
 
     /// Ranked topics for normalized text, from the fields the language detection points to.
@@ -536,6 +801,22 @@ impl Engine {
             (None, _) => trace.push("retrieve: no match".into()),
         }
         best
+    }
+}
+
+fn parse_at(at: &str) -> Result<DateTime<Utc>, Error> {
+    DateTime::parse_from_rfc3339(at.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            Error::bad_request(format!(
+                "`at` {at:?} is not an RFC 3339 time like 2026-11-25T09:30:00+02:00 ({e})"
+            ))
+        })
+}
+
+fn note_missing(missing: &[String], trace: &mut Vec<String>) {
+    for id in missing {
+        trace.push(format!("message `{id}` missing in every locale"));
     }
 }
 

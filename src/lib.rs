@@ -42,10 +42,13 @@
 pub mod detect;
 mod engine;
 pub mod error;
+pub mod hours;
 pub mod knowledge;
 pub mod lang;
 pub mod locale;
+pub mod render;
 pub mod retrieve;
+pub mod rules;
 pub mod session;
 pub mod text;
 

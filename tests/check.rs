@@ -70,6 +70,14 @@ fn every_kind_of_mistake_has_a_line() {
     assert_eq!((utf8.line, utf8.col), (7, 19));
     find("id_mismatch.toml", "differs from the file name");
     assert_eq!(find("main.ftl", "default variant").line, 5);
+    // Rules and the calendar.
+    let regex = find("bad.toml", "bad regex");
+    assert_eq!((regex.line, regex.col), (4, 9));
+    assert_eq!(find("bad.toml", "unknown queue `nowhere`").line, 6);
+    assert_eq!(find("typo.toml", "unknown field `phrase`").line, 4);
+    assert_eq!(find("calendar.toml", "overlaps").line, 4);
+    assert_eq!(find("calendar.toml", "ends before it starts").line, 5);
+    assert_eq!(find("calendar.toml", "`02-30` is not a date").line, 6);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 mod analyzer;
 mod greek;
-mod romanized;
+pub(crate) mod romanized;
 mod script;
 mod telugu;
 

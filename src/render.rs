@@ -1,0 +1,325 @@
+//! The "render" stage: the whole reply text, from Fluent messages around the knowledge answer.
+//!
+//! A chat reply is: greeting (first message of a conversation), empathy (problem topics,
+//! upset customers), the body (answer, clarify list, fallback or handoff), the after-hours or
+//! handoff notice, and a closing question after an answer. An email reply adds a salutation,
+//! an introduction, the reply time, a closing line and a sign-off. Parts are separated by a
+//! blank line.
+
+use crate::engine::Suggestion;
+use crate::lang::{Formality, Lang};
+use crate::locale::Locales;
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono_tz::Tz;
+use fluent_bundle::{FluentArgs, FluentValue};
+
+/// How the reply travels, which decides its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// A chat widget or messenger: short, greeting once per conversation.
+    Chat,
+    /// Email: salutation, sign-off, plain text.
+    Email,
+    /// SMS and other plain-text channels: no greeting, no frills.
+    Sms,
+}
+
+impl Channel {
+    /// The channel named in a request (`chat`, `web`, `whatsapp` … are chat; `email`/`mail`;
+    /// `sms`); chat when absent or unknown.
+    pub fn of(name: Option<&str>) -> Channel {
+        match name.map(|n| n.trim().to_ascii_lowercase()).as_deref() {
+            Some("email" | "mail" | "e-mail") => Channel::Email,
+            Some("sms" | "text") => Channel::Sms,
+            _ => Channel::Chat,
+        }
+    }
+}
+
+/// Part of the day in the customer's local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayPart {
+    /// 05:00–12:00.
+    Morning,
+    /// 12:00–17:00.
+    Afternoon,
+    /// 17:00–22:00.
+    Evening,
+    /// 22:00–05:00.
+    Night,
+}
+
+impl DayPart {
+    /// The part of the day of a local hour.
+    pub fn of_hour(hour: u32) -> DayPart {
+        match hour {
+            5..=11 => DayPart::Morning,
+            12..=16 => DayPart::Afternoon,
+            17..=21 => DayPart::Evening,
+            _ => DayPart::Night,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            DayPart::Morning => "morning",
+            DayPart::Afternoon => "afternoon",
+            DayPart::Evening => "evening",
+            DayPart::Night => "night",
+        }
+    }
+}
+
+/// The body of a reply.
+#[derive(Debug, Clone)]
+pub(crate) enum Body<'a> {
+    Answer {
+        text: &'a str,
+        problem: bool,
+        smalltalk: bool,
+    },
+    Clarify(&'a [Suggestion]),
+    /// An out-of-scope topic's own answer, or the generic fallback message.
+    Fallback(Option<&'a str>),
+    Escalate {
+        message: &'a str,
+        angry: bool,
+        /// The knowledge answer, sent along while the customer waits for a person.
+        answer: Option<&'a str>,
+    },
+    /// A person has the conversation.
+    Waiting,
+}
+
+/// When people are away: the holiday's name, if any, and when they are back.
+#[derive(Debug, Clone)]
+pub(crate) struct Away {
+    pub holiday: Option<String>,
+    pub back: Option<DateTime<Tz>>,
+}
+
+/// Everything the renderer needs to know.
+pub(crate) struct Scene<'a> {
+    pub lang: Lang,
+    pub formality: Formality,
+    pub channel: Channel,
+    pub isolate: bool,
+    pub name: Option<&'a str>,
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    pub first_turn: bool,
+    pub body: Body<'a>,
+    pub away: Option<Away>,
+}
+
+struct Say<'a> {
+    locales: &'a Locales,
+    scene: &'a Scene<'a>,
+    missing: Vec<String>,
+}
+
+impl Say<'_> {
+    fn args(&self) -> FluentArgs<'static> {
+        let mut a = FluentArgs::new();
+        a.set("formality", self.scene.formality.as_str());
+        let local = self.scene.now.with_timezone(&self.scene.tz);
+        a.set("part", DayPart::of_hour(local.hour()).as_str());
+        a
+    }
+
+    fn msg(&mut self, id: &str, extra: &[(&'static str, FluentValue<'static>)]) -> String {
+        let mut args = self.args();
+        for (k, v) in extra {
+            args.set(*k, v.clone());
+        }
+        match self
+            .locales
+            .format_args(self.scene.lang, id, &args, self.scene.isolate)
+        {
+            Some(t) => t,
+            None => {
+                self.missing.push(id.to_string());
+                String::new()
+            }
+        }
+    }
+
+    /// "today at 09:00", "tomorrow at 09:00", "on Monday 30 November at 09:00", in the
+    /// customer's time zone.
+    fn when(&mut self, back: DateTime<Tz>) -> String {
+        let tz = self.scene.tz;
+        let back = back.with_timezone(&tz);
+        let today = self.scene.now.with_timezone(&tz).date_naive();
+        let hour12 = match back.hour() % 12 {
+            0 => 12,
+            h => h,
+        };
+        let base: Vec<(&'static str, FluentValue<'static>)> = vec![
+            (
+                "time",
+                format!("{:02}:{:02}", back.hour(), back.minute()).into(),
+            ),
+            ("hour12", format!("{hour12}:{:02}", back.minute()).into()),
+            ("daypart", DayPart::of_hour(back.hour()).as_str().into()),
+        ];
+        let days = (back.date_naive() - today).num_days();
+        match days {
+            0 => self.msg("when-today", &base),
+            1 => self.msg("when-tomorrow", &base),
+            _ => {
+                let wd = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    [back.weekday().num_days_from_monday() as usize];
+                let weekday = self.msg(&format!("weekday-{wd}"), &[]);
+                let month = self.msg(&format!("month-{}", back.month()), &[]);
+                let mut args = base;
+                args.push(("weekday", weekday.into()));
+                args.push(("day", (back.day() as i64).into()));
+                args.push(("month", month.into()));
+                self.msg("when-date", &args)
+            }
+        }
+    }
+
+    fn away_notice(&mut self, handoff: bool) -> Option<String> {
+        let away = self.scene.away.clone()?;
+        let when = match away.back {
+            Some(b) => self.when(b),
+            None => String::new(),
+        };
+        let (plain, holiday) = if handoff {
+            ("handoff-closed", "handoff-holiday")
+        } else {
+            ("after-hours", "after-hours-holiday")
+        };
+        Some(match away.holiday {
+            Some(h) => self.msg(holiday, &[("holiday", h.into()), ("when", when.into())]),
+            None => self.msg(plain, &[("when", when.into())]),
+        })
+    }
+}
+
+/// Renders the reply; returns the text and the ids of messages no locale has.
+pub(crate) fn render(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<String>) {
+    let mut say = Say {
+        locales,
+        scene,
+        missing: Vec::new(),
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let name = scene.name.map(str::trim).filter(|n| !n.is_empty());
+    let name_arg = |n: &str| vec![("name", FluentValue::from(n.to_string()))];
+    let email = scene.channel == Channel::Email;
+
+    // Opening.
+    let smalltalk = matches!(
+        scene.body,
+        Body::Answer {
+            smalltalk: true,
+            ..
+        }
+    );
+    if email {
+        parts.push(match name {
+            Some(n) => say.msg("email-salutation-name", &name_arg(n)),
+            None => say.msg("email-salutation", &[]),
+        });
+        parts.push(say.msg("email-intro", &[]));
+    } else if scene.channel == Channel::Chat
+        && scene.first_turn
+        && !smalltalk
+        && !matches!(scene.body, Body::Waiting)
+    {
+        parts.push(match name {
+            Some(n) => say.msg("greeting-name", &name_arg(n)),
+            None => say.msg("greeting", &[]),
+        });
+    }
+
+    // Body.
+    match &scene.body {
+        Body::Answer { text, problem, .. } => {
+            if *problem {
+                parts.push(say.msg("empathy", &[]));
+            }
+            parts.push(text.to_string());
+            if let Some(n) = say.away_notice(false) {
+                parts.push(n);
+            }
+            if scene.channel == Channel::Chat && !smalltalk {
+                parts.push(say.msg("answer-closing", &[]));
+            }
+        }
+        Body::Clarify(suggestions) => {
+            let mut t = say.msg("clarify-intro", &[]);
+            for (i, s) in suggestions.iter().enumerate() {
+                t.push_str(&format!("\n{}. {}", i + 1, s.question));
+            }
+            parts.push(t);
+        }
+        Body::Fallback(text) => {
+            parts.push(match text {
+                Some(t) => t.to_string(),
+                None => say.msg("fallback", &[]),
+            });
+            if let Some(n) = say.away_notice(false) {
+                parts.push(n);
+            }
+        }
+        Body::Escalate {
+            message,
+            angry,
+            answer,
+        } => {
+            if *angry {
+                parts.push(say.msg("empathy-angry", &[]));
+            }
+            parts.push(say.msg(message, &[]));
+            match say.away_notice(true) {
+                Some(n) => parts.push(n),
+                None => parts.push(say.msg("handoff-open", &[])),
+            }
+            if let Some(a) = answer {
+                parts.push(a.to_string());
+            }
+        }
+        Body::Waiting => parts.push(say.msg("handoff-waiting", &[])),
+    }
+
+    // Closing.
+    if email {
+        if matches!(scene.body, Body::Escalate { .. } | Body::Fallback(_)) {
+            parts.push(say.msg("email-reply-time", &[("count", 1.into())]));
+        }
+        parts.push(say.msg("closing", &[]));
+        parts.push(say.msg("email-signoff", &[]));
+    }
+    parts.retain(|p| !p.trim().is_empty());
+    let sep = if scene.channel == Channel::Sms {
+        "\n"
+    } else {
+        "\n\n"
+    };
+    (parts.join(sep), say.missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_of_the_day() {
+        assert_eq!(DayPart::of_hour(4), DayPart::Night);
+        assert_eq!(DayPart::of_hour(5), DayPart::Morning);
+        assert_eq!(DayPart::of_hour(12), DayPart::Afternoon);
+        assert_eq!(DayPart::of_hour(17), DayPart::Evening);
+        assert_eq!(DayPart::of_hour(22), DayPart::Night);
+    }
+
+    #[test]
+    fn channels() {
+        assert_eq!(Channel::of(Some("Email")), Channel::Email);
+        assert_eq!(Channel::of(Some("sms")), Channel::Sms);
+        assert_eq!(Channel::of(Some("whatsapp")), Channel::Chat);
+        assert_eq!(Channel::of(None), Channel::Chat);
+    }
+}
