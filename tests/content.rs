@@ -1,9 +1,10 @@
 //! The shipped knowledge base: every topic of the design's topic list, in every language and
 //! register, and a register lint over the answers.
 
-use sahaya::text::{normalize, words};
+mod common;
+
+use common::*;
 use sahaya::{Engine, Formality, Lang};
-use std::collections::HashSet;
 
 /// The topic ids the default content must answer (shared/TOPICS.md).
 const TOPICS: &[&str] = &[
@@ -70,89 +71,8 @@ const TOPICS: &[&str] = &[
     "smalltalk_goodbye",
 ];
 
-/// Greek words that address the customer informally (εσύ): never in a formal answer.
-const GREEK_INFORMAL_FORMS: &[&str] = &[
-    "εσύ",
-    "εσένα",
-    "σένα",
-    "σου",
-    "μπορείς",
-    "θέλεις",
-    "έχεις",
-    "χρειάζεσαι",
-    "στείλε",
-    "δες",
-    "γράψε",
-    "πάτα",
-    "κάνε",
-    "επικοινώνησε",
-    "μπες",
-    "διάλεξε",
-    "βάλε",
-    "κράτα",
-    "πες",
-    "ρώτα",
-    "συμπλήρωσε",
-    "φωτογράφισε",
-    "έλεγξε",
-    "ανέβασε",
-    "επίλεξε",
-];
-
-/// Greek words that address the customer formally (εσείς): never in an informal answer.
-const GREEK_FORMAL_FORMS: &[&str] = &[
-    "εσείς",
-    "εσάς",
-    "σας",
-    "μπορείτε",
-    "θέλετε",
-    "έχετε",
-    "χρειάζεστε",
-    "στείλτε",
-    "δείτε",
-    "γράψτε",
-    "πατήστε",
-    "κάντε",
-    "επικοινωνήστε",
-    "μπείτε",
-    "διαλέξτε",
-    "βάλτε",
-    "κρατήστε",
-    "πείτε",
-    "ρωτήστε",
-    "συμπληρώστε",
-    "φωτογραφίστε",
-    "ελέγξτε",
-    "ανεβάστε",
-    "επιλέξτε",
-];
-
-/// Intimate Telugu forms (నువ్వు/నీ): never used with customers, in any register.
-const TELUGU_INTIMATE_FORMS: &[&str] = &[
-    "నువ్వు",
-    "నువ్",
-    "నీవు",
-    "నీ",
-    "నీకు",
-    "నిన్ను",
-    "నీది",
-    "నీతో",
-    "నీలో",
-    "నీకోసం",
-];
-
 fn engine() -> Engine {
     Engine::load(env!("CARGO_MANIFEST_DIR")).unwrap()
-}
-
-/// The forms of `forms` that occur as whole words in `text` (accents and case ignored).
-pub fn forbidden_words(text: &str, forms: &[&str]) -> Vec<String> {
-    let forms: HashSet<String> = forms.iter().map(|f| normalize(f)).collect();
-    let n = normalize(text);
-    words(&n)
-        .filter(|w| forms.contains(*w))
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

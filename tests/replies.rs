@@ -1,0 +1,390 @@
+//! Rendered replies: golden files for every language × register × channel × situation
+//! (tests/golden/, readable by reviewers), a register lint over the rendered text, greetings
+//! by the customer's local time, plural formatting and locale negotiation.
+//!
+//! After an intended change to content or wording, regenerate the golden files with
+//! `SAHAYA_BLESS=1 cargo test --test replies` and review the diff.
+
+mod common;
+
+use common::register_problems;
+use sahaya::{Customer, Decision, Engine, Formality, Message, Reply};
+use std::fmt::Write;
+use std::sync::OnceLock;
+
+fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| Engine::load(env!("CARGO_MANIFEST_DIR")).unwrap())
+}
+
+struct Lang {
+    code: &'static str,
+    /// Wednesday 25 November 2026, 10:00 local: open.
+    open: &'static str,
+    /// Saturday 28 November 2026, 15:00 local: closed until Monday 09:00.
+    closed: &'static str,
+    name: &'static str,
+    answer: &'static str,
+    clarify: &'static str,
+    fallback: &'static str,
+    human: &'static str,
+}
+
+const LANGS: &[Lang] = &[
+    Lang {
+        code: "en",
+        open: "2026-11-25T10:00:00+02:00",
+        closed: "2026-11-28T15:00:00+02:00",
+        name: "Maria",
+        answer: "Where is my parcel?",
+        clarify: "parcel",
+        fallback: "blorp zint quax",
+        human: "Can I talk to a real person please?",
+    },
+    Lang {
+        code: "el",
+        open: "2026-11-25T10:00:00+02:00",
+        closed: "2026-11-28T15:00:00+02:00",
+        name: "Μαρία",
+        answer: "Πού είναι το δέμα μου;",
+        clarify: "δέμα",
+        fallback: "μπλορπ ζιντ κουαξ",
+        human: "Θέλω να μιλήσω με έναν άνθρωπο, όχι με ρομπότ",
+    },
+    Lang {
+        code: "te",
+        open: "2026-11-25T10:00:00+05:30",
+        closed: "2026-11-28T15:00:00+05:30",
+        name: "రవి",
+        answer: "నా పార్సెల్ ఎక్కడ ఉంది?",
+        clarify: "పార్సెల్",
+        fallback: "బ్లార్ప్ జింట్ క్వాక్స్",
+        human: "నాకు మనిషితో మాట్లాడాలి, దయచేసి ఏజెంట్‌ని కనెక్ట్ చేయండి",
+    },
+];
+
+const SITUATIONS: &[(&str, Decision)] = &[
+    ("answer", Decision::Answer),
+    ("clarify", Decision::Clarify),
+    ("fallback", Decision::Fallback),
+    ("escalate in hours", Decision::Escalate),
+    ("escalate after hours", Decision::Escalate),
+];
+
+fn ask(l: &Lang, situation: &str, formality: Formality, channel: &str) -> Reply {
+    let (text, at) = match situation {
+        "answer" => (l.answer, l.open),
+        "clarify" => (l.clarify, l.open),
+        "fallback" => (l.fallback, l.open),
+        "escalate in hours" => (l.human, l.open),
+        _ => (l.human, l.closed),
+    };
+    engine().respond(&Message {
+        text: text.into(),
+        lang: Some(l.code.into()),
+        formality: Some(formality),
+        channel: Some(channel.into()),
+        at: Some(at.into()),
+        customer: (channel == "email").then(|| Customer {
+            name: Some(l.name.into()),
+            ..Customer::default()
+        }),
+        ..Message::default()
+    })
+}
+
+#[test]
+fn golden_replies() {
+    let bless = std::env::var_os("SAHAYA_BLESS").is_some();
+    let mut failures = Vec::new();
+    for l in LANGS {
+        for channel in ["chat", "email"] {
+            let mut doc = format!(
+                "# Golden replies: {} over {channel}. Regenerate with SAHAYA_BLESS=1 cargo test --test replies\n",
+                l.code
+            );
+            for (situation, expected) in SITUATIONS {
+                for formality in [Formality::Formal, Formality::Informal] {
+                    let r = ask(l, situation, formality, channel);
+                    let label = format!("{} {situation} {}/{channel}", l.code, formality.as_str());
+                    if r.decision != *expected {
+                        failures.push(format!("{label}: decision {:?}: {:?}", r.decision, r.trace));
+                    }
+                    let problems =
+                        register_problems(l.code, r.formality == Formality::Formal, &r.text);
+                    if !problems.is_empty() {
+                        failures.push(format!("{label}: register {problems:?} in {}", r.text));
+                    }
+                    if r.text.contains('{')
+                        || r.text.contains("handoff-")
+                        || r.text.trim().is_empty()
+                    {
+                        failures.push(format!("{label}: unrendered text {:?}", r.text));
+                    }
+                    let _ = write!(
+                        doc,
+                        "\n=== {situation} · asked {}\n> {}\n[{:?} · {} · {}{}{}]\n---\n{}\n",
+                        formality.as_str(),
+                        match *situation {
+                            "answer" => l.answer,
+                            "clarify" => l.clarify,
+                            "fallback" => l.fallback,
+                            _ => l.human,
+                        },
+                        r.decision,
+                        r.formality.as_str(),
+                        if r.after_hours { "after hours" } else { "open" },
+                        r.answer_id
+                            .as_deref()
+                            .map(|a| format!(" · {a}"))
+                            .unwrap_or_default(),
+                        r.escalation
+                            .as_ref()
+                            .map(|e| format!(" · {}→{}", e.rule, e.queue))
+                            .unwrap_or_default(),
+                        r.text
+                    );
+                }
+            }
+            let path = format!(
+                "{}/tests/golden/{}-{channel}.txt",
+                env!("CARGO_MANIFEST_DIR"),
+                l.code
+            );
+            if bless {
+                std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
+                std::fs::write(&path, &doc).unwrap();
+            } else {
+                let want = std::fs::read_to_string(&path).unwrap_or_default();
+                if want != doc {
+                    failures.push(format!(
+                        "{path} differs (run with SAHAYA_BLESS=1 and review the diff):\n{}",
+                        first_difference(&want, &doc)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn first_difference(want: &str, got: &str) -> String {
+    for (i, (a, b)) in want.lines().zip(got.lines()).enumerate() {
+        if a != b {
+            return format!("line {}:\n  want: {a}\n  got:  {b}", i + 1);
+        }
+    }
+    format!(
+        "lengths differ: {} vs {} lines",
+        want.lines().count(),
+        got.lines().count()
+    )
+}
+
+/// The lint runs over every rendered answer of the paraphrase set, both registers.
+#[test]
+fn rendered_replies_keep_their_register() {
+    #[derive(serde::Deserialize)]
+    struct Set {
+        case: Vec<Case>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Case {
+        text: String,
+    }
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for lang in ["el", "te"] {
+        let path = format!(
+            "{}/tests/paraphrases/{lang}.toml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let set: Set = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for c in set.case.iter().step_by(3) {
+            for f in [Formality::Formal, Formality::Informal] {
+                for at in ["2026-11-25T10:00:00+02:00", "2026-11-28T21:00:00+02:00"] {
+                    let r = engine().respond(&Message {
+                        text: c.text.clone(),
+                        lang: Some(lang.into()),
+                        formality: Some(f),
+                        at: Some(at.into()),
+                        ..Message::default()
+                    });
+                    checked += 1;
+                    let p = register_problems(lang, r.formality == Formality::Formal, &r.text);
+                    if !p.is_empty() {
+                        problems.push(format!(
+                            "{lang} {:?} «{}»: {p:?}\n{}",
+                            r.formality, c.text, r.text
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 500);
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn the_reply_lint_catches_what_it_should() {
+    assert!(!register_problems("el", true, "Θα σε ενημερώσουμε αύριο.").is_empty());
+    assert!(!register_problems("el", true, "Στείλε μας τον αριθμό σου.").is_empty());
+    assert!(register_problems("el", true, "Θα φτάσει σε 2 ημέρες σε ένα κατάστημα.").is_empty());
+    assert!(!register_problems("el", false, "Μπορείτε να μας γράψετε.").is_empty());
+    assert!(!register_problems("te", true, "నీ పార్సెల్ వచ్చింది").is_empty());
+    assert!(register_problems("te", false, "మీ పార్సెల్ వచ్చింది").is_empty());
+}
+
+#[test]
+fn greetings_follow_the_customers_local_time() {
+    let greet = |text: &str, lang: &str, at: &str, tz: Option<&str>, f: Formality| {
+        let r = engine().respond(&Message {
+            text: text.into(),
+            lang: Some(lang.into()),
+            formality: Some(f),
+            at: Some(at.into()),
+            customer: tz.map(|t| Customer {
+                timezone: Some(t.into()),
+                ..Customer::default()
+            }),
+            ..Message::default()
+        });
+        r.text.lines().next().unwrap_or_default().to_string()
+    };
+    let q = "Πού είναι το δέμα μου;";
+    // 07:00 UTC is 09:00 in Athens.
+    assert_eq!(
+        greet(q, "el", "2026-11-25T07:00:00Z", None, Formality::Formal),
+        "Καλημέρα σας!"
+    );
+    assert_eq!(
+        greet(q, "el", "2026-11-25T07:00:00Z", None, Formality::Informal),
+        "Καλημέρα!"
+    );
+    // 18:30 UTC is 20:30 in Athens: Καλησπέρα; and never Καληνύχτα, even at 23:30.
+    assert_eq!(
+        greet(q, "el", "2026-11-25T18:30:00Z", None, Formality::Formal),
+        "Καλησπέρα σας!"
+    );
+    let late = greet(q, "el", "2026-11-25T21:30:00Z", None, Formality::Formal);
+    assert!(!late.contains("Καληνύχτα"), "{late}");
+    // The same instant for a customer whose time zone is Asia/Kolkata (12:30): no Καλημέρα.
+    let noon = greet(
+        q,
+        "el",
+        "2026-11-25T07:00:00Z",
+        Some("Asia/Kolkata"),
+        Formality::Formal,
+    );
+    assert_ne!(noon, "Καλημέρα σας!");
+    let en = |at: &str| greet("Where is my parcel?", "en", at, None, Formality::Formal);
+    assert_eq!(en("2026-11-25T07:00:00Z"), "Good morning!");
+    assert_eq!(en("2026-11-25T12:00:00Z"), "Good afternoon!");
+    assert_eq!(en("2026-11-25T17:00:00Z"), "Good evening!");
+}
+
+#[test]
+fn after_hours_in_kolkata_names_the_right_opening() {
+    // 07:00 UTC on Saturday 28 November is 12:30 in Kolkata (open until 14:00) …
+    let r = engine().respond(
+        &Message::new("నా పార్సెల్ ఎక్కడ ఉంది?")
+            .lang("te")
+            .formality(Formality::Formal),
+    );
+    let _ = r;
+    let at = |t: &str| {
+        engine().respond(&Message {
+            text: "నాకు మనిషితో మాట్లాడాలి".into(),
+            at: Some(t.into()),
+            ..Message::default()
+        })
+    };
+    let open = at("2026-11-28T07:00:00Z");
+    assert_eq!(open.decision, Decision::Escalate, "{:?}", open.trace);
+    assert!(!open.after_hours);
+    // … and 09:00 UTC is 14:30 there: closed, back Monday 30 November at 09:00 IST.
+    let closed = at("2026-11-28T09:00:00Z");
+    assert!(closed.after_hours);
+    assert!(closed.text.contains("నవంబర్ 30"), "{}", closed.text);
+    assert!(closed.text.contains("ఉదయం 9:00"), "{}", closed.text);
+}
+
+#[test]
+fn names_are_used_the_way_each_language_does() {
+    let r = |lang: &str, text: &str, name: &str, f: Formality| {
+        engine()
+            .respond(&Message {
+                text: text.into(),
+                lang: Some(lang.into()),
+                formality: Some(f),
+                at: Some("2026-11-25T08:00:00Z".into()),
+                customer: Some(Customer {
+                    name: Some(name.into()),
+                    ..Customer::default()
+                }),
+                ..Message::default()
+            })
+            .text
+    };
+    assert!(r("te", "నా పార్సెల్ ఎక్కడ ఉంది?", "రవి", Formality::Formal).starts_with("రవి గారు"));
+    assert!(r("en", "Where is my parcel?", "Maria", Formality::Informal).starts_with("Hi Maria"));
+    // Greek names decline; only the nominative is known, so the greeting goes without it.
+    assert!(!r("el", "Πού είναι το δέμα μου;", "Γιώργος", Formality::Formal).contains("Γιώργο"));
+}
+
+#[test]
+fn plural_forms_come_from_cldr() {
+    use fluent_bundle::FluentArgs;
+    let loc = engine().locales();
+    for (lang, one, many) in [
+        (sahaya::Lang::En, "1 working day", "3 working days"),
+        (sahaya::Lang::El, "1 εργάσιμης ημέρας", "3 εργάσιμων ημερών"),
+    ] {
+        let fmt = |n: i64| {
+            let mut a = FluentArgs::new();
+            a.set("formality", "formal");
+            a.set("count", n);
+            loc.format_args(lang, "email-reply-time", &a, false)
+                .unwrap()
+        };
+        assert!(fmt(1).contains(one), "{}", fmt(1));
+        assert!(fmt(3).contains(many), "{}", fmt(3));
+    }
+}
+
+#[test]
+fn bidi_isolation_only_where_the_channel_renders_it() {
+    let reply = |channel: &str| {
+        engine()
+            .respond(&Message {
+                text: "Can I talk to a real person please?".into(),
+                channel: Some(channel.into()),
+                at: Some("2026-11-28T15:00:00+02:00".into()),
+                ..Message::default()
+            })
+            .text
+    };
+    assert!(reply("web").contains('\u{2068}'));
+    for plain in ["email", "sms", "chat"] {
+        let t = reply(plain);
+        assert!(
+            !t.contains('\u{2068}') && !t.contains('\u{2069}'),
+            "{plain}: {t:?}"
+        );
+    }
+}
+
+#[test]
+fn accept_language_tags_are_negotiated() {
+    for (tag, want) in [
+        ("te-IN", "te"),
+        ("el-GR", "el"),
+        ("en-US", "en"),
+        ("el", "el"),
+    ] {
+        let lang = sahaya::locale::negotiate(tag).unwrap();
+        let r = engine().respond(&Message::new("Where is my parcel?").lang(lang.code()));
+        assert_eq!(r.lang.code(), want);
+    }
+}
