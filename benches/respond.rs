@@ -51,6 +51,51 @@ fn bench_content(c: &mut Criterion, name: &str, dir: &Path) {
     group.finish();
 }
 
+/// `respond` with every shipped rule, the calendar and sessions, next to `respond` on the
+/// same knowledge and locales without `rules/`. Both render the whole reply through Fluent.
+fn bench_rules(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bare = std::env::temp_dir().join(format!("sahaya-bench-norules-{}", std::process::id()));
+    std::fs::create_dir_all(&bare).unwrap();
+    for sub in ["knowledge", "locales"] {
+        let link = bare.join(sub);
+        if !link.exists() {
+            std::os::unix::fs::symlink(root.join(sub), &link).unwrap();
+        }
+    }
+    let with_rules = Engine::load(root).expect("load content");
+    let without = Engine::load(&bare).expect("load content");
+    assert!(!with_rules.rules().rules().is_empty() && without.rules().rules().is_empty());
+    let mut msgs: Vec<Message> = MESSAGES
+        .iter()
+        .chain(["I want to talk to a human", "ΘΕΛΩ ΑΠΟΖΗΜΙΩΣΗ ΤΩΡΑ!!!"].iter())
+        .map(|m| Message {
+            at: Some("2026-11-28T15:00:00+02:00".into()),
+            ..Message::new(*m)
+        })
+        .collect();
+    for (i, m) in msgs.iter_mut().enumerate() {
+        m.session_id = Some(format!("bench-{i}"));
+    }
+    let mut group = c.benchmark_group("rules");
+    for (name, engine) in [
+        ("respond_with_rules", &with_rules),
+        ("respond_without_rules", &without),
+    ] {
+        group.bench_function(name, |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % msgs.len();
+                // A fresh session each round, so no conversation stays with a person.
+                engine.hand_back(msgs[i].session_id.as_deref().unwrap());
+                black_box(engine.respond(&msgs[i]))
+            })
+        });
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&bare);
+}
+
 /// Writes a knowledge base of `n` synthetic topics (every language and register) to a
 /// temporary directory, with the shipped locales.
 fn synthetic(n: usize) -> PathBuf {
@@ -125,6 +170,7 @@ fn synthetic(n: usize) -> PathBuf {
 
 fn benches(c: &mut Criterion) {
     bench_content(c, "shipped", Path::new(env!("CARGO_MANIFEST_DIR")));
+    bench_rules(c);
     let dir = synthetic(10_000);
     bench_content(c, "synthetic_10k", &dir);
     let _ = std::fs::remove_dir_all(dir);

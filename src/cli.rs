@@ -53,7 +53,17 @@ struct AskArgs {
     /// Customer tier (e.g. business).
     #[arg(long)]
     tier: Option<String>,
-    /// Conversation id.
+    /// Customer region (GR, IN); from the language when absent.
+    #[arg(long)]
+    region: Option<String>,
+    /// Customer time zone (IANA, e.g. Asia/Kolkata); the region's when absent.
+    #[arg(long)]
+    timezone: Option<String>,
+    /// Customer name, for the greeting.
+    #[arg(long)]
+    name: Option<String>,
+    /// Conversation id. Sessions live in memory, so they span messages only within one
+    /// process (the HTTP server); here each run starts a new one.
     #[arg(long)]
     session: Option<String>,
     /// Print the reply as JSON.
@@ -104,9 +114,15 @@ fn ask(data: &std::path::Path, args: AskArgs) -> Result<i32> {
         formality,
         channel: args.channel,
         session_id: args.session,
-        customer: args.tier.map(|tier| Customer {
-            tier: Some(tier),
-            ..Customer::default()
+        customer: (args.tier.is_some()
+            || args.region.is_some()
+            || args.timezone.is_some()
+            || args.name.is_some())
+        .then(|| Customer {
+            name: args.name,
+            tier: args.tier,
+            region: args.region,
+            timezone: args.timezone,
         }),
         at: args.at,
     };

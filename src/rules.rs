@@ -71,9 +71,9 @@ pub struct Actions {
 /// Which phrase list, and how its words are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ListKind {
-    Plain,
-    Greeklish,
-    TeluguLatin,
+    Plain = 0,
+    Greeklish = 1,
+    TeluguLatin = 2,
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +90,7 @@ enum Condition {
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
-    Phrases(Vec<Phrase>),
+    Phrases(PhraseIndex),
     Regex(Vec<Regex>),
     Decision(Vec<Decision>),
     ConfidenceBelow(f32),
@@ -164,36 +164,23 @@ struct Words<'a> {
     plain: Vec<&'a str>,
     greeklish: Vec<String>,
     telugu: Vec<String>,
-    first: HashMap<&'a str, ()>,
 }
 
 impl<'a> Words<'a> {
     fn new(normalized: &'a str) -> Words<'a> {
         let plain: Vec<&str> = words(normalized).collect();
-        let latin = |w: &&str| w.is_ascii();
+        let fold = |f: fn(&str) -> String| -> Vec<String> {
+            plain
+                .iter()
+                .map(|w| if w.is_ascii() { f(w) } else { String::new() })
+                .collect()
+        };
+        let greeklish = fold(fold_greeklish);
+        let telugu = fold(fold_telugu);
         Words {
-            greeklish: plain
-                .iter()
-                .map(|w| {
-                    if latin(w) {
-                        fold_greeklish(w)
-                    } else {
-                        String::new()
-                    }
-                })
-                .collect(),
-            telugu: plain
-                .iter()
-                .map(|w| {
-                    if latin(w) {
-                        fold_telugu(w)
-                    } else {
-                        String::new()
-                    }
-                })
-                .collect(),
-            first: plain.iter().map(|w| (*w, ())).collect(),
             plain,
+            greeklish,
+            telugu,
         }
     }
 
@@ -215,21 +202,11 @@ impl Phrase {
         }
     }
 
-    fn matches(&self, w: &Words<'_>) -> bool {
+    /// True when the phrase occurs at word `start` of the message.
+    fn matches_at(&self, w: &Words<'_>, start: usize) -> bool {
         let kind = self.kind();
-        let n = self.words.len();
-        if n == 0 || n > w.plain.len() {
-            return false;
-        }
-        // Cheap rejection: an exact first word that is nowhere in the message.
-        if kind == ListKind::Plain
-            && !self.words[0].1
-            && !w.first.contains_key(self.words[0].0.as_str())
-        {
-            return false;
-        }
-        (0..=w.plain.len() - n).any(|start| {
-            self.words.iter().enumerate().all(|(j, (pw, prefix))| {
+        start + self.words.len() <= w.plain.len()
+            && self.words.iter().enumerate().all(|(j, (pw, prefix))| {
                 let word = w.get(kind, start + j);
                 if *prefix {
                     word.starts_with(pw.as_str())
@@ -237,7 +214,59 @@ impl Phrase {
                     word == pw
                 }
             })
-        })
+    }
+}
+
+/// Phrases indexed by their first word, so a message is checked in time proportional to
+/// its own length rather than to the length of the lists.
+#[derive(Debug, Clone)]
+struct PhraseIndex {
+    phrases: Vec<Phrase>,
+    /// Per list kind: exact first word → phrases starting with it.
+    by_first: [HashMap<String, Vec<usize>>; 3],
+    /// Phrases whose first word is a prefix (`δικηγορ*`).
+    prefixed: Vec<usize>,
+}
+
+impl PhraseIndex {
+    fn new(phrases: Vec<Phrase>) -> PhraseIndex {
+        let mut by_first: [HashMap<String, Vec<usize>>; 3] = Default::default();
+        let mut prefixed = Vec::new();
+        for (i, p) in phrases.iter().enumerate() {
+            match p.words.first() {
+                Some((_, true)) => prefixed.push(i),
+                Some((w, false)) => by_first[p.kind() as usize]
+                    .entry(w.clone())
+                    .or_default()
+                    .push(i),
+                None => {}
+            }
+        }
+        PhraseIndex {
+            phrases,
+            by_first,
+            prefixed,
+        }
+    }
+
+    fn find(&self, w: &Words<'_>) -> Option<&Phrase> {
+        for kind in [ListKind::Plain, ListKind::Greeklish, ListKind::TeluguLatin] {
+            let index = &self.by_first[kind as usize];
+            if index.is_empty() {
+                continue;
+            }
+            for start in 0..w.plain.len() {
+                if let Some(list) = index.get(w.get(kind, start)) {
+                    if let Some(&i) = list.iter().find(|&&i| self.phrases[i].matches_at(w, start)) {
+                        return Some(&self.phrases[i]);
+                    }
+                }
+            }
+        }
+        self.prefixed
+            .iter()
+            .map(|&i| &self.phrases[i])
+            .find(|p| (0..w.plain.len()).any(|start| p.matches_at(w, start)))
     }
 }
 
@@ -275,9 +304,8 @@ impl Condition {
                 Some(_) => None,
                 None => Some(format!("not ({})", c.describe())),
             },
-            Phrases(list) => list
-                .iter()
-                .find(|p| p.matches(w))
+            Phrases(index) => index
+                .find(w)
                 .map(|p| format!("phrase «{}» ({})", p.source, p.list)),
             Regex(list) => list
                 .iter()
@@ -363,7 +391,7 @@ impl Condition {
             All(l) => format!("all of {}", l.len()),
             Any(l) => format!("any of {}", l.len()),
             Not(c) => format!("not ({})", c.describe()),
-            Phrases(l) => format!("{} phrases", l.len()),
+            Phrases(l) => format!("{} phrases", l.phrases.len()),
             Regex(l) => format!("{} regexes", l.len()),
             Decision(_) => "decision".into(),
             ConfidenceBelow(x) => format!("confidence < {x}"),
@@ -863,7 +891,7 @@ fn convert(
                 }
             }
         }
-        parts.push(Condition::Phrases(phrases));
+        parts.push(Condition::Phrases(PhraseIndex::new(phrases)));
     }
     if let Some(v) = raw.regex {
         let o = v.span().start;
