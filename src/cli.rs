@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Answer one message and print the reply.
-    Ask(AskArgs),
+    Ask(Box<AskArgs>),
     /// Validate all content; print `file:line:col: error: message` for each problem.
     Check {
         /// Output format.
@@ -84,7 +84,7 @@ pub fn run() -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Ask(args) => ask(&cli.data, args),
+        Command::Ask(args) => ask(&cli.data, *args),
         Command::Check { format } => check(&cli.data, format),
     };
     match result {
@@ -118,7 +118,7 @@ fn ask(data: &std::path::Path, args: AskArgs) -> Result<i32> {
             || args.region.is_some()
             || args.timezone.is_some()
             || args.name.is_some())
-        .then(|| Customer {
+        .then_some(Customer {
             name: args.name,
             tier: args.tier,
             region: args.region,

@@ -102,8 +102,7 @@ impl Locales {
         let mut bundles = BTreeMap::new();
         let mut isolating = BTreeMap::new();
         let mut ids: BTreeMap<Lang, BTreeSet<String>> = BTreeMap::new();
-        let mut shapes: BTreeMap<String, Vec<(Lang, PathBuf, usize, usize, Shape)>> =
-            BTreeMap::new();
+        let mut shapes: Shapes = BTreeMap::new();
         for lang in Lang::ALL {
             let rel_dir = PathBuf::from("locales").join(lang.code());
             let dir = data_dir.join(&rel_dir);
@@ -306,6 +305,9 @@ impl Locales {
     }
 }
 
+/// Each message's shape per locale, with where it is defined (file, line, column).
+type Shapes = BTreeMap<String, Vec<(Lang, PathBuf, usize, usize, Shape)>>;
+
 /// Variables the engine passes to its messages.
 pub const ENGINE_VARS: &[&str] = &[
     "formality",
@@ -396,10 +398,7 @@ fn walk_inline(i: &fluent_syntax::ast::InlineExpression<&str>, shape: &mut Shape
 /// Variables must match across locales (a message that is a reference to another, like
 /// Greek `greeting-name = { greeting }`, may use fewer); a message that selects on
 /// `$formality` in any locale must have `formal` and `informal` variants in Greek and Telugu.
-fn check_shapes(
-    shapes: &BTreeMap<String, Vec<(Lang, PathBuf, usize, usize, Shape)>>,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn check_shapes(shapes: &Shapes, diags: &mut Vec<Diagnostic>) {
     for (id, list) in shapes {
         let all_vars: BTreeSet<&String> = list.iter().flat_map(|(_, _, _, _, s)| &s.vars).collect();
         let addresses = list.iter().any(|(_, _, _, _, s)| s.registers.is_some());
