@@ -28,6 +28,20 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Read one email (RFC 5322) on standard input and print the RFC 3834 auto-reply, or
+    /// nothing, with the reason on standard error. Exit 0: reply printed; 1: no reply due;
+    /// 2: bad input or settings; 75: the state database is busy, try again later.
+    #[cfg(feature = "mail")]
+    Mail {
+        /// The state database (default: `[mail] database` of the settings, relative to the
+        /// data directory; `sahaya.db`).
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        /// Settings file with a `[mail]` table (default: sahaya.toml in the data directory,
+        /// when there is one).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -86,6 +100,8 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Ask(args) => ask(&cli.data, *args),
         Command::Check { format } => check(&cli.data, format),
+        #[cfg(feature = "mail")]
+        Command::Mail { db, config } => mail(&cli.data, db, config),
     };
     match result {
         Ok(code) => code,
@@ -172,6 +188,85 @@ fn message_text(args: &[OsString]) -> Result<String> {
         }
     }
     Ok(parts.join(" "))
+}
+
+/// The `[mail]` table of the settings file, or the defaults.
+#[cfg(feature = "mail")]
+fn mail_config(
+    data: &std::path::Path,
+    config: Option<PathBuf>,
+) -> Result<sahaya::channel::mail::MailConfig> {
+    let path = match config {
+        Some(p) => p,
+        None => {
+            let p = data.join("sahaya.toml");
+            if !p.exists() {
+                return Ok(Default::default());
+            }
+            p
+        }
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    match table.get("mail") {
+        Some(v) => v
+            .clone()
+            .try_into()
+            .with_context(|| format!("the [mail] table of {}", path.display())),
+        None => Ok(Default::default()),
+    }
+}
+
+#[cfg(feature = "mail")]
+fn mail(data: &std::path::Path, db: Option<PathBuf>, config: Option<PathBuf>) -> Result<i32> {
+    use sahaya::channel::mail::{auto_reply, Outcome};
+    use std::io::Write;
+    const MAX_MAIL_BYTES: u64 = 25 * 1024 * 1024;
+    let cfg = mail_config(data, config)?;
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .take(MAX_MAIL_BYTES + 1)
+        .read_to_end(&mut raw)
+        .context("reading the message from standard input")?;
+    if raw.len() as u64 > MAX_MAIL_BYTES {
+        bail!("the message is larger than {} MiB", MAX_MAIL_BYTES >> 20);
+    }
+    let engine =
+        Engine::load(data).with_context(|| format!("loading content from {}", data.display()))?;
+    let db = db.unwrap_or_else(|| data.join(&cfg.database));
+    let store = match sahaya::store::SqliteStore::open(&db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sahaya: {e} ({})", db.display());
+            return Ok(75);
+        }
+    };
+    match auto_reply(&engine, &store, &cfg, &raw, chrono::Utc::now()) {
+        Ok(Outcome::Reply { to, message, reply }) => {
+            std::io::stdout()
+                .write_all(&message)
+                .context("writing the reply")?;
+            eprintln!(
+                "sahaya: auto-reply to {to} ({} · {})",
+                serde_json::to_value(reply.decision)?
+                    .as_str()
+                    .unwrap_or_default(),
+                reply.lang
+            );
+            Ok(0)
+        }
+        Ok(Outcome::Skip(why)) => {
+            eprintln!("sahaya: {why}");
+            Ok(1)
+        }
+        Err(e) if e.is_user_error() => Err(e.into()),
+        Err(e) => {
+            eprintln!("sahaya: {e}");
+            Ok(75)
+        }
+    }
 }
 
 fn check(data: &std::path::Path, format: Format) -> Result<i32> {

@@ -39,6 +39,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "mail")]
+pub mod channel;
 pub mod detect;
 mod engine;
 pub mod error;
@@ -50,6 +52,8 @@ pub mod render;
 pub mod retrieve;
 pub mod rules;
 pub mod session;
+#[cfg(feature = "mail")]
+pub mod store;
 pub mod text;
 
 pub use engine::{

@@ -1,0 +1,3 @@
+//! Channels that carry replies to customers: email auto-replies (RFC 3834).
+
+pub mod mail;
