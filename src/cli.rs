@@ -28,6 +28,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Serve the HTTP API, the metrics and the preview page until SIGINT or SIGTERM.
+    #[cfg(feature = "server")]
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080; overrides sahaya.toml and SAHAYA_ADDR).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Settings file (default: sahaya.toml in the data directory, when there is one).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Read one email (RFC 5322) on standard input and print the RFC 3834 auto-reply, or
     /// nothing, with the reason on standard error. Exit 0: reply printed; 1: no reply due;
     /// 2: bad input or settings; 75: the state database is busy, try again later.
@@ -102,6 +112,10 @@ pub fn run() -> i32 {
         Command::Check { format } => check(&cli.data, format),
         #[cfg(feature = "mail")]
         Command::Mail { db, config } => mail(&cli.data, db, config),
+        #[cfg(feature = "server")]
+        Command::Serve { addr, config } => sahaya::server::run(&cli.data, addr, config.as_deref())
+            .map(|()| 0)
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => code,

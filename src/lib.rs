@@ -51,6 +51,8 @@ pub mod locale;
 pub mod render;
 pub mod retrieve;
 pub mod rules;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod session;
 #[cfg(feature = "mail")]
 pub mod store;

@@ -1,0 +1,386 @@
+//! `sahaya.toml`: the server's settings and the engine's, with environment overrides.
+//!
+//! ```toml
+//! [server]
+//! addr = "127.0.0.1:8080"
+//! body_limit = 262144            # bytes of a request body
+//! max_text_bytes = 65536         # bytes of a message's text
+//! request_timeout_secs = 10
+//! admin_token = "…"              # unset: admin endpoints disabled (prefer SAHAYA_ADMIN_TOKEN)
+//! watch = true                   # reload edited content files
+//! watch_debounce_ms = 300
+//!
+//! [server.rate_limit]            # absent: no rate limit
+//! per_second = 5
+//! burst = 20
+//! trust_forwarded_header = "x-forwarded-for"   # absent: key by the peer address
+//!
+//! [engine]                       # sahaya::Config as is
+//! session_ttl_secs = 1800
+//! ```
+
+use crate::error::Diagnostic;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// File name looked up in the data directory when no `--config` is given.
+pub const CONFIG_FILE: &str = "sahaya.toml";
+
+/// Everything `sahaya.toml` holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// The engine (thresholds, sessions …).
+    pub engine: crate::Config,
+    /// The email channel's `[mail]` table, read by `sahaya mail`; the server leaves it alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<toml::Table>,
+}
+
+/// Settings of the HTTP server; every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (`SAHAYA_ADDR`).
+    pub addr: String,
+    /// Largest request body accepted, in bytes (`SAHAYA_BODY_LIMIT`); larger gets 413.
+    pub body_limit: usize,
+    /// Longest message text accepted, in bytes (`SAHAYA_MAX_TEXT_BYTES`); the engine's own
+    /// limit, [`crate::MAX_TEXT_BYTES`], applies above it.
+    pub max_text_bytes: usize,
+    /// A request that takes longer gets 408 (`SAHAYA_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout_secs: u64,
+    /// Bearer token of the admin endpoints (`SAHAYA_ADMIN_TOKEN`); none disables them.
+    pub admin_token: Option<String>,
+    /// Per-client rate limit of the `/v1` endpoints; none (the default) disables it.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Reload content when files under knowledge/, locales/ or rules/ change (`SAHAYA_WATCH`).
+    pub watch: bool,
+    /// Quiet time after the last file event before reloading, in milliseconds.
+    pub watch_debounce_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: "127.0.0.1:8080".into(),
+            body_limit: 256 * 1024,
+            max_text_bytes: crate::MAX_TEXT_BYTES,
+            request_timeout_secs: 10,
+            admin_token: None,
+            rate_limit: None,
+            watch: true,
+            watch_debounce_ms: 300,
+        }
+    }
+}
+
+/// A token bucket per client: `burst` requests at once, refilled at `per_second`.
+///
+/// Off by default: behind a reverse proxy every client has the proxy's address, so the
+/// limit only makes sense with `trust_forwarded_header` set to the header the proxy writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per second each client may make on average
+    /// (`SAHAYA_RATE_LIMIT_PER_SECOND`; 0 turns the limit off).
+    pub per_second: u32,
+    /// Requests a client may make at once (`SAHAYA_RATE_LIMIT_BURST`); `per_second` when unset.
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// Header holding the client address, set by a trusted reverse proxy
+    /// (`X-Forwarded-For`, `X-Real-IP`; `SAHAYA_RATE_LIMIT_HEADER`). Its last address is used:
+    /// the one the nearest proxy added. Unset: the peer address of the connection.
+    #[serde(default)]
+    pub trust_forwarded_header: Option<String>,
+}
+
+/// A problem with the settings.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The config file has a syntax error, an unknown key or a wrong type.
+    #[error("{0}")]
+    File(Diagnostic),
+    /// The config file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An environment variable has a value that does not parse.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Parses the text of a config file; `path` names it in error messages.
+    pub fn from_toml(source: &str, path: &Path) -> Result<Settings, ConfigError> {
+        toml::from_str(source).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            ConfigError::File(Diagnostic::error_at(
+                path,
+                source,
+                offset,
+                e.message().trim_end().to_string(),
+            ))
+        })
+    }
+
+    /// Reads the settings: the file `config` when given (it must exist), else
+    /// `data_dir/sahaya.toml` when there is one, else the defaults; then the `SAHAYA_*`
+    /// environment variables override them.
+    pub fn load(config: Option<&Path>, data_dir: &Path) -> Result<Settings, ConfigError> {
+        let default_path = data_dir.join(CONFIG_FILE);
+        let path = match config {
+            Some(p) => Some(p.to_path_buf()),
+            None if default_path.is_file() => Some(default_path),
+            None => None,
+        };
+        let mut settings = match path {
+            Some(path) => {
+                let source = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Settings::from_toml(&source, &path)?
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(|var| std::env::var(var).ok())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Applies the `SAHAYA_*` overrides that `lookup` finds.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let s = &mut self.server;
+        if let Some(v) = lookup("SAHAYA_ADDR") {
+            s.addr = v;
+        }
+        if let Some(v) = lookup("SAHAYA_ADMIN_TOKEN") {
+            s.admin_token = Some(v);
+        }
+        if let Some(v) = lookup("SAHAYA_BODY_LIMIT") {
+            s.body_limit = parse_env("SAHAYA_BODY_LIMIT", &v)?;
+        }
+        if let Some(v) = lookup("SAHAYA_MAX_TEXT_BYTES") {
+            s.max_text_bytes = parse_env("SAHAYA_MAX_TEXT_BYTES", &v)?;
+        }
+        if let Some(v) = lookup("SAHAYA_REQUEST_TIMEOUT_SECS") {
+            s.request_timeout_secs = parse_env("SAHAYA_REQUEST_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = lookup("SAHAYA_WATCH") {
+            s.watch = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "SAHAYA_WATCH",
+                        message: format!("{v:?} is not true or false"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = lookup("SAHAYA_RATE_LIMIT_PER_SECOND") {
+            let per_second: u32 = parse_env("SAHAYA_RATE_LIMIT_PER_SECOND", &v)?;
+            s.rate_limit = match (per_second, s.rate_limit.take()) {
+                (0, _) => None,
+                (_, Some(rl)) => Some(RateLimitConfig { per_second, ..rl }),
+                (_, None) => Some(RateLimitConfig {
+                    per_second,
+                    burst: None,
+                    trust_forwarded_header: None,
+                }),
+            };
+        }
+        if let Some(v) = lookup("SAHAYA_RATE_LIMIT_BURST") {
+            let burst = parse_env("SAHAYA_RATE_LIMIT_BURST", &v)?;
+            if let Some(rl) = &mut s.rate_limit {
+                rl.burst = Some(burst);
+            }
+        }
+        if let Some(v) = lookup("SAHAYA_RATE_LIMIT_HEADER") {
+            if let Some(rl) = &mut s.rate_limit {
+                rl.trust_forwarded_header = Some(v).filter(|h| !h.trim().is_empty());
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks ranges and normalizes: an empty admin token means none.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let s = &mut self.server;
+        if s.admin_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            s.admin_token = None;
+        }
+        if s.body_limit == 0 {
+            return Err(ConfigError::Invalid(
+                "server.body_limit must be above 0".into(),
+            ));
+        }
+        if s.max_text_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_text_bytes must be above 0".into(),
+            ));
+        }
+        if s.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "server.request_timeout_secs must be above 0".into(),
+            ));
+        }
+        if let Some(rl) = &s.rate_limit {
+            if rl.per_second == 0 || rl.burst == Some(0) {
+                return Err(ConfigError::Invalid(
+                    "server.rate_limit: per_second and burst must be above 0 (remove the section to turn the limit off)".into(),
+                ));
+            }
+            if let Some(h) = &rl.trust_forwarded_header {
+                if axum::http::HeaderName::try_from(h.as_str()).is_err() {
+                    return Err(ConfigError::Invalid(format!(
+                        "server.rate_limit.trust_forwarded_header: {h:?} is not a header name"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(var: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse().map_err(|e| ConfigError::Env {
+        var,
+        message: format!("{value:?}: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let s = Settings::from_toml("", Path::new("sahaya.toml")).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.server.addr, "127.0.0.1:8080");
+        assert!(s.server.rate_limit.is_none());
+        assert!(s.server.admin_token.is_none());
+    }
+
+    #[test]
+    fn file_sections_parse() {
+        let src = r#"
+[server]
+addr = "0.0.0.0:9000"
+admin_token = "s3cret"
+[server.rate_limit]
+per_second = 2
+burst = 5
+trust_forwarded_header = "x-forwarded-for"
+[engine]
+session_ttl_secs = 60
+"#;
+        let s = Settings::from_toml(src, Path::new("sahaya.toml")).unwrap();
+        assert_eq!(s.server.addr, "0.0.0.0:9000");
+        assert_eq!(s.server.admin_token.as_deref(), Some("s3cret"));
+        let rl = s.server.rate_limit.unwrap();
+        assert_eq!((rl.per_second, rl.burst), (2, Some(5)));
+        assert_eq!(s.engine.session_ttl_secs, 60);
+    }
+
+    #[test]
+    fn the_mail_table_is_left_to_the_mail_channel() {
+        let src = "[server]\naddr = \"127.0.0.1:1\"\n[mail]\ninterval_days = 3\n";
+        let s = Settings::from_toml(src, Path::new("sahaya.toml")).unwrap();
+        assert_eq!(s.server.addr, "127.0.0.1:1");
+        assert!(s.mail.is_some());
+        let err = Settings::from_toml("[sever]\n", Path::new("sahaya.toml")).unwrap_err();
+        assert!(err.to_string().contains("sever"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_points_at_its_line() {
+        let src = "[server]\naddr = \"x:1\"\nadress = \"y\"\n";
+        let err = Settings::from_toml(src, Path::new("sahaya.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("sahaya.toml:3:1: error: "), "{msg}");
+        assert!(msg.contains("adress"), "{msg}");
+    }
+
+    #[test]
+    fn env_overrides_the_file() {
+        let mut s = Settings::default();
+        s.apply_env(|v| match v {
+            "SAHAYA_ADDR" => Some("127.0.0.1:1".into()),
+            "SAHAYA_ADMIN_TOKEN" => Some("t".into()),
+            "SAHAYA_RATE_LIMIT_PER_SECOND" => Some("3".into()),
+            "SAHAYA_RATE_LIMIT_HEADER" => Some("x-real-ip".into()),
+            "SAHAYA_WATCH" => Some("off".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.server.addr, "127.0.0.1:1");
+        assert_eq!(s.server.admin_token.as_deref(), Some("t"));
+        assert!(!s.server.watch);
+        let rl = s.server.rate_limit.as_ref().unwrap();
+        assert_eq!(rl.per_second, 3);
+        assert_eq!(rl.trust_forwarded_header.as_deref(), Some("x-real-ip"));
+        s.validate().unwrap();
+
+        let err = Settings::default()
+            .apply_env(|v| (v == "SAHAYA_BODY_LIMIT").then(|| "lots".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SAHAYA_BODY_LIMIT"));
+    }
+
+    #[test]
+    fn readme_documents_the_defaults() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n[server]")
+            .expect("README has the settings block");
+        let block = &readme[start + "```toml\n".len()..];
+        let block = &block[..block.find("```").expect("block ends")];
+        let documented = Settings::from_toml(block, Path::new("README.md")).unwrap();
+        assert_eq!(documented.server, ServerConfig::default());
+        assert_eq!(
+            documented.engine.thresholds,
+            crate::Config::default().thresholds
+        );
+        // The commented-out rate limit section is valid too.
+        let uncommented = block
+            .replace("# [server.rate_limit]", "[server.rate_limit]")
+            .replace("\n# per_second", "\nper_second");
+        let with_limit = Settings::from_toml(&uncommented, Path::new("README.md")).unwrap();
+        assert_eq!(with_limit.server.rate_limit.unwrap().per_second, 5);
+    }
+
+    #[test]
+    fn empty_admin_token_disables_admin() {
+        let mut s = Settings::default();
+        s.server.admin_token = Some("  ".into());
+        s.validate().unwrap();
+        assert!(s.server.admin_token.is_none());
+    }
+}

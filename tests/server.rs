@@ -1,0 +1,817 @@
+//! The HTTP API: every endpoint and error path through `app().oneshot(..)`, the OpenAPI
+//! description kept in sync with the code, and one run against a really bound server.
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use sahaya::server::{app, AppState, RateLimitConfig, ServerConfig, ENDPOINTS, OPENAPI_JSON};
+use sahaya::Engine;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-admin-token";
+
+fn engine() -> Engine {
+    Engine::load(env!("CARGO_MANIFEST_DIR")).expect("the shipped content loads")
+}
+
+/// One state for the tests that need nothing special (admin token set, no rate limit).
+fn shared() -> AppState {
+    static STATE: OnceLock<AppState> = OnceLock::new();
+    STATE
+        .get_or_init(|| {
+            AppState::new(
+                engine(),
+                ServerConfig {
+                    admin_token: Some(TOKEN.into()),
+                    ..ServerConfig::default()
+                },
+            )
+        })
+        .clone()
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).expect("UTF-8 body")
+    }
+
+    /// Asserts an error answer: the status, the JSON error shape and its code.
+    fn error(&self, status: StatusCode, code: &str) -> String {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        assert!(
+            self.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "errors are JSON"
+        );
+        let v = self.json();
+        assert_eq!(v["error"]["code"], code, "body: {v}");
+        let message = v["error"]["message"]
+            .as_str()
+            .expect("a message")
+            .to_string();
+        assert!(!message.is_empty());
+        message
+    }
+}
+
+async fn call(state: &AppState, req: Request<Body>) -> Answer {
+    let resp = app(state.clone()).oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(state: &AppState, path: &str) -> Answer {
+    call(state, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+async fn post(state: &AppState, path: &str, body: impl Into<Body>) -> Answer {
+    let req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.into())
+        .unwrap();
+    call(state, req).await
+}
+
+async fn respond(state: &AppState, body: Value) -> Answer {
+    post(state, "/v1/respond", body.to_string()).await
+}
+
+fn admin(path: &str, token: Option<&str>) -> Request<Body> {
+    let mut req = Request::post(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+// ---- endpoints ----
+
+#[tokio::test]
+async fn healthz_is_ok() {
+    let a = get(&shared(), "/healthz").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json(), json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn readyz_reports_the_loaded_content() {
+    let a = get(&shared(), "/readyz").await;
+    assert_eq!(a.status, StatusCode::OK);
+    let v = a.json();
+    assert_eq!(v["status"], "ready");
+    assert_eq!(v["reload_error"], Value::Null);
+    assert_eq!(v["content"]["version"].as_str().unwrap().len(), 16);
+    assert!(v["content"]["topics"].as_u64().unwrap() > 10);
+    assert!(v["content"]["generation"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn respond_answers_telugu() {
+    let a = respond(&shared(), json!({"text": "నా పార్సెల్ ఎక్కడ ఉంది?"})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["decision"], "answer");
+    assert_eq!(v["answer_id"], "track_parcel");
+    assert_eq!(v["lang"], "te");
+    assert!(v["trace"].as_array().unwrap().len() >= 2);
+    assert_eq!(v["escalation"], Value::Null);
+}
+
+#[tokio::test]
+async fn respond_follows_register_and_echoes_the_session() {
+    let a = respond(
+        &shared(),
+        json!({"text": "πού είναι το δέμα μου", "formality": "informal", "session_id": "s-1",
+               "channel": "chat", "customer": {"tier": "business", "region": "GR"}}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["lang"], "el");
+    assert_eq!(v["formality"], "informal");
+    assert_eq!(v["session_id"], "s-1");
+    assert!(v["text"].as_str().unwrap().contains("σου"), "{v}");
+}
+
+#[tokio::test]
+async fn accept_language_picks_the_reply_language_when_the_body_does_not() {
+    let req = |accept: &str, body: Value| {
+        Request::post("/v1/respond")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT_LANGUAGE, accept)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let state = shared();
+    let a = call(
+        &state,
+        req(
+            "el-GR,el;q=0.9,en;q=0.5",
+            json!({"text": "Where is my parcel?"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json()["lang"], "el");
+    let a = call(
+        &state,
+        req(
+            "el-GR",
+            json!({"text": "Where is my parcel?", "lang": "en"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.json()["lang"], "en", "the body's lang wins");
+    let a = call(&state, req("de-DE", json!({"text": "Where is my parcel?"}))).await;
+    assert_eq!(
+        a.json()["lang"],
+        "en",
+        "unknown header languages fall back to detection"
+    );
+}
+
+#[tokio::test]
+async fn preview_page_is_served_safely() {
+    let state = shared();
+    let a = get(&state, "/").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let csp = a.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    let html = a.text();
+    for needle in [
+        r#"<label for="text""#,
+        r#"id="lang""#,
+        r#"id="formality""#,
+        "/preview.js",
+    ] {
+        assert!(html.contains(needle), "page lacks {needle}");
+    }
+    let js = get(&state, "/preview.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let js = js.text();
+    assert!(js.contains("textContent"));
+    for forbidden in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!js.contains(forbidden), "preview.js uses {forbidden}");
+    }
+    let css = get(&state, "/preview.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.text().contains("@media"), "responsive");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_decisions_and_reloads() {
+    let state = AppState::new(
+        engine(),
+        ServerConfig {
+            admin_token: Some(TOKEN.into()),
+            ..ServerConfig::default()
+        },
+    );
+    respond(&state, json!({"text": "నా పార్సెల్ ఎక్కడ ఉంది?"})).await;
+    respond(&state, json!({"text": "zzzz qqqq xxxx", "lang": "en"})).await;
+    respond(&state, json!({"text": ""})).await;
+    get(&state, "/healthz").await;
+    get(&state, "/nowhere").await;
+    let r = call(&state, admin("/v1/admin/reload", Some(TOKEN))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let a = get(&state, "/metrics").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = a.text();
+    for line in [
+        r#"sahaya_http_requests_total{endpoint="/v1/respond",status="200"} 2"#,
+        r#"sahaya_http_requests_total{endpoint="/v1/respond",status="422"} 1"#,
+        r#"sahaya_http_requests_total{endpoint="/healthz",status="200"} 1"#,
+        r#"sahaya_http_requests_total{endpoint="other",status="404"} 1"#,
+        r#"sahaya_http_request_duration_seconds_count{endpoint="/v1/respond"} 3"#,
+        r#"sahaya_decisions_total{lang="te",decision="answer"} 1"#,
+        r#"sahaya_decisions_total{lang="en",decision="fallback"} 1"#,
+        r#"sahaya_fallbacks_total{lang="en"} 1"#,
+        "sahaya_reloads_total 1",
+        "sahaya_reload_failures_total 0",
+        "sahaya_rate_limited_total 0",
+        "sahaya_content_generation 2",
+        "sahaya_content_reload_failed 0",
+        "# TYPE sahaya_escalations_total counter",
+        "# TYPE sahaya_http_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(line), "metrics lack {line:?}:\n{text}");
+    }
+    let version = state.snapshot().version.clone();
+    assert!(text.contains(&format!("sahaya_content_info{{version=\"{version}\"}} 1")));
+}
+
+// ---- error paths of /v1/respond ----
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let state = shared();
+    for body in [
+        "{",
+        "{\"text\": }",
+        "",
+        "{\"text\":\"a\"} trailing",
+        "\u{feff}x",
+    ] {
+        let m = post(&state, "/v1/respond", body)
+            .await
+            .error(StatusCode::BAD_REQUEST, "malformed_json");
+        assert!(m.contains("line"), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_types_are_422_with_the_field_path() {
+    let state = shared();
+    let m = respond(&state, json!({"text": 42}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert!(m.starts_with("text: invalid type"), "{m}");
+    let m = respond(&state, json!({"text": "hi", "customer": {"tier": ["a"]}}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert!(m.starts_with("customer.tier: "), "{m}");
+    let m = respond(&state, json!({"text": "hi", "formality": "casual"}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert!(m.contains("formality"), "{m}");
+    respond(&state, json!(["text"]))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    respond(&state, json!(null))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+}
+
+#[tokio::test]
+async fn missing_text_is_422() {
+    let m = respond(&shared(), json!({"lang": "en"}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "missing_field");
+    assert!(m.contains("text"), "{m}");
+}
+
+#[tokio::test]
+async fn unknown_field_is_422() {
+    let m = respond(&shared(), json!({"text": "hi", "txet": "hi"}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_field");
+    assert!(m.contains("txet"), "{m}");
+}
+
+#[tokio::test]
+async fn empty_text_is_422() {
+    for text in ["", "   ", "\u{200c}\u{200d}"] {
+        respond(&shared(), json!({ "text": text }))
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY, "empty_text");
+    }
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let state = shared();
+    let big = json!({ "text": "a".repeat(state.config().body_limit + 1) }).to_string();
+    let m = post(&state, "/v1/respond", big)
+        .await
+        .error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    assert!(m.contains(&state.config().body_limit.to_string()), "{m}");
+}
+
+#[tokio::test]
+async fn overlong_text_is_413() {
+    let state = AppState::new(
+        engine(),
+        ServerConfig {
+            max_text_bytes: 100,
+            ..ServerConfig::default()
+        },
+    );
+    respond(&state, json!({ "text": "parcel ".repeat(20) }))
+        .await
+        .error(StatusCode::PAYLOAD_TOO_LARGE, "text_too_long");
+    let ok = respond(&state, json!({ "text": "parcel ".repeat(10) })).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    // The engine's own limit holds whatever the setting.
+    let over = json!({ "text": "a".repeat(sahaya::MAX_TEXT_BYTES + 1) });
+    respond(&shared(), over)
+        .await
+        .error(StatusCode::PAYLOAD_TOO_LARGE, "text_too_long");
+}
+
+#[tokio::test]
+async fn unknown_language_is_422() {
+    let m = respond(&shared(), json!({"text": "hello", "lang": "xx"}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_language");
+    assert!(m.contains("\"xx\""), "{m}");
+    respond(&shared(), json!({"text": "hello", "lang": "not a tag!"}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_language");
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_415() {
+    let req = Request::post("/v1/respond")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(r#"{"text":"hi"}"#))
+        .unwrap();
+    call(&shared(), req)
+        .await
+        .error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_are_json_errors() {
+    let state = shared();
+    get(&state, "/v2/respond")
+        .await
+        .error(StatusCode::NOT_FOUND, "not_found");
+    get(&state, "/v1/respond")
+        .await
+        .error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    post(&state, "/healthz", "")
+        .await
+        .error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn hostile_bodies_never_get_a_500() {
+    let state = shared();
+    let deep = "[".repeat(10_000);
+    let bodies: Vec<Vec<u8>> = vec![
+        vec![0xff, 0xfe, 0x00, 0x7b],
+        br#"{"text":"\ud800"}"#.to_vec(),
+        br#"{"text":"a","text":"b"}"#.to_vec(),
+        br#"{"text":"hi","customer":{"name":null,"tier":null,"region":null,"timezone":null}}"#
+            .to_vec(),
+        br#"{"text":"hi","at":"not a time"}"#.to_vec(),
+        br#"{"text":"hi","session_id":""}"#.to_vec(),
+        br#"{"text":1e999}"#.to_vec(),
+        deep.into_bytes(),
+        b"{\"text\":\"\x00\"}".to_vec(),
+        "{\"text\":\"\u{202e}\u{0c4d}\u{200c}\"}"
+            .as_bytes()
+            .to_vec(),
+    ];
+    for body in bodies {
+        let a = post(&state, "/v1/respond", body.clone()).await;
+        assert!(
+            a.status.is_success() || a.status.is_client_error(),
+            "{} for {:?}: {}",
+            a.status,
+            String::from_utf8_lossy(&body),
+            a.text()
+        );
+        if a.status.is_client_error() {
+            assert!(a.json()["error"]["code"].is_string());
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_requests_time_out_with_408() {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    /// A body whose bytes never arrive.
+    struct Stalled;
+    impl http_body::Body for Stalled {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+    let state = AppState::new(
+        engine(),
+        ServerConfig {
+            request_timeout_secs: 1,
+            ..ServerConfig::default()
+        },
+    );
+    let req = Request::post("/v1/respond")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::new(Stalled))
+        .unwrap();
+    call(&state, req)
+        .await
+        .error(StatusCode::REQUEST_TIMEOUT, "timeout");
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let state = AppState::new(
+        engine(),
+        ServerConfig {
+            rate_limit: Some(RateLimitConfig {
+                per_second: 1,
+                burst: Some(2),
+                trust_forwarded_header: Some("x-forwarded-for".into()),
+            }),
+            ..ServerConfig::default()
+        },
+    );
+    let from = |ip: &str| {
+        Request::post("/v1/respond")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", format!("192.0.2.200, {ip}"))
+            .body(Body::from(r#"{"text":"Where is my parcel?"}"#))
+            .unwrap()
+    };
+    // The burst passes; then requests are refused until the bucket refills (one a second,
+    // so a slow machine may get one more through before the refusal).
+    let mut sent = 0;
+    let limited = loop {
+        let a = call(&state, from("198.51.100.1")).await;
+        sent += 1;
+        if a.status != StatusCode::OK {
+            break a;
+        }
+        assert!(sent < 10, "never limited");
+    };
+    assert!(
+        sent >= 3,
+        "the burst of 2 was not honoured: refused at request {sent}"
+    );
+    limited.error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let retry: u64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    // Another client has its own allowance; probes are never limited.
+    assert_eq!(
+        call(&state, from("198.51.100.2")).await.status,
+        StatusCode::OK
+    );
+    for _ in 0..5 {
+        assert_eq!(get(&state, "/healthz").await.status, StatusCode::OK);
+    }
+    let metrics = get(&state, "/metrics").await.text();
+    assert!(metrics.contains("sahaya_rate_limited_total 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn rate_limit_is_off_by_default() {
+    let state = shared();
+    assert!(state.config().rate_limit.is_none());
+    for _ in 0..30 {
+        let a = respond(&state, json!({"text": "Where is my parcel?"})).await;
+        assert_eq!(a.status, StatusCode::OK);
+    }
+}
+
+// ---- admin ----
+
+#[tokio::test]
+async fn admin_endpoints_are_disabled_without_a_token() {
+    let state = AppState::new(engine(), ServerConfig::default());
+    for path in ["/v1/admin/reload", "/v1/sessions/abc/handback"] {
+        call(&state, admin(path, Some("anything")))
+            .await
+            .error(StatusCode::NOT_FOUND, "admin_disabled");
+    }
+}
+
+#[tokio::test]
+async fn admin_reload_needs_the_token() {
+    let state = shared();
+    let a = call(&state, admin("/v1/admin/reload", None)).await;
+    a.error(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(a.headers[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    call(&state, admin("/v1/admin/reload", Some("wrong")))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let before = state.snapshot().generation;
+    let a = call(&state, admin("/v1/admin/reload", Some(TOKEN))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["status"], "reloaded");
+    assert!(v["generation"].as_u64().unwrap() > before);
+    assert_eq!(v["version"], json!(state.snapshot().version));
+}
+
+#[tokio::test]
+async fn handback_needs_the_token_and_reports_the_session() {
+    let state = shared();
+    call(&state, admin("/v1/sessions/c-1/handback", None))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let a = call(&state, admin("/v1/sessions/c-1/handback", Some(TOKEN))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json(), json!({"session_id": "c-1", "handed_back": false}));
+    let long = format!("/v1/sessions/{}/handback", "x".repeat(300));
+    call(&state, admin(&long, Some(TOKEN)))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_session_id");
+    call(&state, admin("/v1/sessions/%FF/handback", Some(TOKEN)))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_session_id");
+}
+
+// ---- OpenAPI ----
+
+fn openapi() -> Value {
+    serde_json::from_str(OPENAPI_JSON).expect("openapi.json is JSON")
+}
+
+#[tokio::test]
+async fn openapi_is_served() {
+    let a = get(&shared(), "/openapi.json").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json(), openapi());
+    assert!(a.json()["openapi"].as_str().unwrap().starts_with("3."));
+}
+
+#[tokio::test]
+async fn openapi_paths_match_the_router() {
+    let spec = openapi();
+    let paths = spec["paths"].as_object().unwrap();
+    let documented: BTreeSet<&str> = paths.keys().map(String::as_str).collect();
+    let routed: BTreeSet<&str> = ENDPOINTS.iter().copied().collect();
+    assert_eq!(
+        documented, routed,
+        "openapi.json paths vs server::ENDPOINTS"
+    );
+
+    let state = shared();
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            let uri = path.replace("{id}", "probe");
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"text":"hello"}"#))
+                .unwrap();
+            let a = call(&state, req).await;
+            let code = serde_json::from_slice::<Value>(&a.body)
+                .ok()
+                .and_then(|v| v["error"]["code"].as_str().map(String::from));
+            assert!(
+                !matches!(code.as_deref(), Some("not_found" | "method_not_allowed")),
+                "{method} {path} is documented but not routed"
+            );
+            let documented: Vec<&String> = ops[method]["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect();
+            assert!(
+                documented.contains(&&a.status.as_u16().to_string()),
+                "{method} {path} answered {} which openapi.json does not list",
+                a.status
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_reply_schema_matches_a_real_reply() {
+    let spec = openapi();
+    let schema = &spec["components"]["schemas"]["Reply"];
+    let reply = respond(&shared(), json!({"text": "Where is my parcel?"}))
+        .await
+        .json();
+    let keys: BTreeSet<&str> = reply
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let required: BTreeSet<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let properties: BTreeSet<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, required);
+    assert_eq!(keys, properties);
+}
+
+/// The fields the server accepts, read from its own unknown-field error.
+async fn accepted_fields(body: Value) -> BTreeSet<String> {
+    let m = respond(&shared(), body)
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_field");
+    let list = m.split("expected one of").nth(1).unwrap_or(&m);
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect()
+}
+
+fn schema_fields(spec: &Value, name: &str) -> BTreeSet<String> {
+    spec["components"]["schemas"][name]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn openapi_request_schema_matches_what_the_server_accepts() {
+    let spec = openapi();
+    assert_eq!(
+        accepted_fields(json!({"text": "hi", "zzz": 1})).await,
+        schema_fields(&spec, "Message")
+    );
+    assert_eq!(
+        accepted_fields(json!({"text": "hi", "customer": {"zzz": 1}})).await,
+        schema_fields(&spec, "Customer")
+    );
+    // A request with every documented field is accepted.
+    let full = json!({
+        "text": "Where is my parcel?", "lang": "en", "formality": "informal",
+        "channel": "chat", "session_id": "s-9", "at": "2025-03-01T10:00:00+02:00",
+        "customer": {"name": "Eleni", "tier": "business", "region": "GR",
+                     "timezone": "Europe/Athens"}
+    });
+    let full_keys: BTreeSet<String> = full.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(full_keys, schema_fields(&spec, "Message"));
+    let a = respond(&shared(), full).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+}
+
+#[test]
+fn openapi_error_codes_match_the_code() {
+    let spec = openapi();
+    let documented: BTreeSet<String> = spec["components"]["schemas"]["Error"]["properties"]
+        ["error"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let source = include_str!("../src/server/mod.rs");
+    let re = regex::Regex::new(r#"pub const [A-Z_]+: &str = "([a-z_]+)";"#).unwrap();
+    let used: BTreeSet<String> = re.captures_iter(source).map(|c| c[1].to_string()).collect();
+    assert!(used.len() > 10, "found {used:?}");
+    assert_eq!(
+        used, documented,
+        "error codes in src/server/mod.rs vs openapi.json"
+    );
+}
+
+// ---- a really bound server ----
+
+#[test]
+fn real_server_over_tcp() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = AppState::new(
+        engine(),
+        ServerConfig {
+            rate_limit: Some(RateLimitConfig {
+                per_second: 1,
+                burst: Some(2),
+                trust_forwarded_header: None,
+            }),
+            ..ServerConfig::default()
+        },
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(sahaya::server::serve(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    let health = ureq::get(&format!("{base}/healthz")).call().unwrap();
+    assert_eq!(health.status(), 200);
+
+    let reply: Value = ureq::post(&format!("{base}/v1/respond"))
+        .send_json(json!({"text": "Πού είναι το δέμα μου;"}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(reply["answer_id"], "track_parcel");
+    assert_eq!(reply["lang"], "el");
+
+    match ureq::post(&format!("{base}/v1/respond")).send_json(json!({"text": 1})) {
+        Err(ureq::Error::Status(422, resp)) => {
+            let v: Value = resp.into_json().unwrap();
+            assert_eq!(v["error"]["code"], "invalid_field");
+        }
+        other => panic!("expected 422, got {other:?}"),
+    }
+    // Two requests so far on /v1 from 127.0.0.1: the burst is spent, so a refusal comes
+    // within a few more, keyed by the peer address.
+    let refused = (0..10).find_map(|_| {
+        match ureq::post(&format!("{base}/v1/respond")).send_json(json!({"text": "hi"})) {
+            Err(ureq::Error::Status(429, resp)) => Some(resp),
+            Ok(_) => None,
+            Err(e) => panic!("expected 200 or 429, got {e:?}"),
+        }
+    });
+    let refused = refused.expect("a 429 by peer address");
+    assert!(refused.header("retry-after").is_some());
+
+    // Graceful shutdown: readiness flips, the server returns.
+    stop.send(()).unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(10), server)
+            .await
+            .expect("shuts down")
+            .unwrap()
+            .unwrap();
+    });
+    assert!(ureq::get(&format!("{base}/healthz")).call().is_err());
+}
