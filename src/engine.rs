@@ -492,11 +492,17 @@ impl Engine {
             };
         }
 
-        let ranked = if normalized.is_empty() {
+        // «…στον ενικό παρακαλώ» asks how to talk, not what: search without those words.
+        let asked_in_text = register_request(&normalized);
+        let query = match asked_in_text {
+            Some(_) => strip_register_words(&normalized),
+            None => normalized.clone(),
+        };
+        let ranked = if query.is_empty() {
             trace.push("empty message".into());
             Vec::new()
         } else {
-            self.retrieve(&normalized, &detection, lang, &mut trace)
+            self.retrieve(&query, &detection, lang, &mut trace)
         };
         let reply_lang = lang.unwrap_or_else(|| match ranked.first() {
             Some(best) if best.confidence >= self.config.thresholds(detection.lang).clarify => {
@@ -590,16 +596,29 @@ impl Engine {
         };
         let outcome = self.rules.evaluate(&facts);
         trace.extend(outcome.trace.iter().cloned());
+        // A message that only asks for a register («μπορούμε να μιλάμε στον ενικό;») gets a
+        // short acknowledgement in that register instead of a fallback.
+        let register_only = asked_in_text.is_some()
+            && (query.is_empty() || matches!(searched, Decision::Fallback | Decision::Clarify));
         let decision = if outcome.escalation.is_some() {
             Decision::Escalate
+        } else if register_only {
+            Decision::Answer
         } else {
             searched
         };
 
         // Register: the request, else the channel's or language's default; formal when a
         // rule says so and for every handoff (complaints and escalations are always formal).
-        let asked = msg
-            .formality
+        if let Some(f) = asked_in_text {
+            trace.push(format!(
+                "register: {} (the customer asked for it)",
+                f.as_str()
+            ));
+        }
+        let asked = asked_in_text
+            .or(session.formality)
+            .or(msg.formality)
             .or_else(|| {
                 msg.channel
                     .as_deref()
@@ -634,6 +653,7 @@ impl Engine {
                 s.escalated = Some(e.clone());
                 s.escalations += 1;
             }
+            s.formality = asked_in_text.or(session.formality);
             self.sessions.put(id, s);
         }
 
@@ -675,6 +695,7 @@ impl Engine {
             .then_some(answer_topic)
             .flatten();
         let body = match decision {
+            Decision::Answer if register_only => Body::Message("register-ok"),
             Decision::Answer => {
                 let topic = answer_topic.expect("an answer has a topic");
                 reply.answer_id = Some(topic.id.clone());
@@ -812,6 +833,63 @@ fn parse_at(at: &str) -> Result<DateTime<Utc>, Error> {
                 "`at` {at:?} is not an RFC 3339 time like 2026-11-25T09:30:00+02:00 ({e})"
             ))
         })
+}
+
+/// The register a customer asks for in words: Greek «στον ενικό» (informal) or «στον
+/// πληθυντικό» (formal), also in Greeklish.
+fn register_request(normalized: &str) -> Option<Formality> {
+    crate::text::words(normalized).find_map(|w| {
+        if w.starts_with("ενικ") || w == "eniko" || w == "eniki" {
+            Some(Formality::Informal)
+        } else if w.starts_with("πληθυντικ")
+            || w.starts_with("plithintik")
+            || w.starts_with("plithyntik")
+            || w.starts_with("plhthyntik")
+        {
+            Some(Formality::Formal)
+        } else {
+            None
+        }
+    })
+}
+
+/// The message without the words of a register request.
+fn strip_register_words(normalized: &str) -> String {
+    const WORDS: &[&str] = &[
+        "μιλα",
+        "μιλατε",
+        "μιλαμε",
+        "μιλησε",
+        "μιλησετε",
+        "μιλαω",
+        "μου",
+        "μας",
+        "στον",
+        "σε",
+        "με",
+        "να",
+        "παρακαλω",
+        "μπορουμε",
+        "μπορεισ",
+        "μπορειτε",
+        "mila",
+        "milame",
+        "milise",
+        "mou",
+        "ston",
+        "sto",
+        "se",
+        "me",
+        "na",
+        "parakalo",
+        "parakalw",
+        "boroume",
+        "mporoume",
+    ];
+    crate::text::words(normalized)
+        .filter(|w| register_request(w).is_none() && !WORDS.contains(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn note_missing(missing: &[String], trace: &mut Vec<String>) {

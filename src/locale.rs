@@ -27,6 +27,7 @@ pub const REQUIRED_MESSAGES: &[&str] = &[
     "after-hours",
     "after-hours-holiday",
     "handoff-waiting",
+    "register-ok",
     "closing",
     "email-salutation",
     "email-salutation-name",

@@ -89,6 +89,8 @@ pub(crate) enum Body<'a> {
     },
     /// A person has the conversation.
     Waiting,
+    /// A single Fluent message (e.g. acknowledging a change of register).
+    Message(&'a str),
 }
 
 /// When people are away: the holiday's name, if any, and when they are back.
@@ -283,6 +285,7 @@ pub(crate) fn render(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<Strin
             }
         }
         Body::Waiting => parts.push(say.msg("handoff-waiting", &[])),
+        Body::Message(id) => parts.push(say.msg(id, &[])),
     }
 
     // Closing.

@@ -21,6 +21,8 @@ pub struct Session {
     pub escalated: Option<Escalation>,
     /// How many times this conversation went to a person.
     pub escalations: u32,
+    /// The register the customer asked for in the conversation («μίλα μου στον ενικό»).
+    pub formality: Option<crate::lang::Formality>,
 }
 
 struct Entry {
@@ -165,6 +167,7 @@ mod tests {
                     priority: "normal".into(),
                 }),
                 escalations: 1,
+                formality: None,
             },
         );
         assert!(store.hand_back("s"));

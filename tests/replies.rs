@@ -388,3 +388,40 @@ fn accept_language_tags_are_negotiated() {
         assert_eq!(r.lang.code(), want);
     }
 }
+
+#[test]
+fn a_customer_can_ask_for_the_informal_register_in_words() {
+    let say = |text: &str| {
+        engine().respond(&Message {
+            text: text.into(),
+            session_id: Some("register-request".into()),
+            at: Some("2026-11-25T10:00:00+02:00".into()),
+            ..Message::default()
+        })
+    };
+    // The request alone gets an acknowledgement in the new register …
+    let ok = say("Μπορούμε να μιλάμε στον ενικό;");
+    assert_eq!(ok.formality, Formality::Informal, "{:?}", ok.trace);
+    assert!(ok.text.contains("ενικό"), "{}", ok.text);
+    // … and the conversation keeps it.
+    let next = say("πού είναι το δέμα μου");
+    assert_eq!(next.formality, Formality::Informal);
+    assert_eq!(next.answer_id.as_deref(), Some("track_parcel"));
+    assert!(
+        register_problems("el", false, &next.text).is_empty(),
+        "{}",
+        next.text
+    );
+    // In one message with the question, in Greeklish too.
+    let r = engine().respond(&Message::new("pou einai to dema mou? mila mou ston eniko"));
+    assert_eq!(
+        (r.formality, r.answer_id.as_deref()),
+        (Formality::Informal, Some("track_parcel"))
+    );
+    // A handoff is formal even so.
+    let h = say("θέλω να μιλήσω με έναν άνθρωπο");
+    assert_eq!(
+        (h.decision, h.formality),
+        (Decision::Escalate, Formality::Formal)
+    );
+}

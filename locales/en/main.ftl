@@ -181,3 +181,9 @@ month-9 = September
 month-10 = October
 month-11 = November
 month-12 = December
+
+# The reply to a customer who asks for a different register and nothing else.
+register-ok = { $formality ->
+    [informal] Sure, let's keep it casual. What can I help you with?
+   *[formal] Of course. How may I help you?
+}
