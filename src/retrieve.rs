@@ -85,6 +85,8 @@ struct FieldData {
     unknown_word: f32,
     unknown_gram: f32,
     topics: Vec<TopicTerms>,
+    /// Per term id: the phrasings (answers excluded) that have it, sorted.
+    postings: Vec<Vec<u32>>,
 }
 
 fn kind_weight(term: &str) -> f32 {
@@ -253,6 +255,7 @@ impl Retriever {
                     topics: (0..kb.topics().len())
                         .map(|_| TopicTerms::default())
                         .collect(),
+                    postings: Vec::new(),
                 },
             );
         }
@@ -315,6 +318,20 @@ impl Retriever {
         for (p, (_, _, analyzer, _, _)) in phrasings.iter_mut().zip(&raw) {
             let fd = &fields[analyzer];
             p.total_weight = p.terms.iter().map(|&id| fd.weights[id as usize]).sum();
+        }
+        for (pid, (p, (_, _, analyzer, _, _))) in phrasings.iter().zip(&raw).enumerate() {
+            if p.kind == PhrasingKind::Answer {
+                continue;
+            }
+            let fd = fields
+                .get_mut(analyzer)
+                .expect("every analyzer has a field");
+            if fd.postings.len() < fd.ids.len() {
+                fd.postings.resize(fd.ids.len(), Vec::new());
+            }
+            for &id in &p.terms {
+                fd.postings[id as usize].push(pid as u32);
+            }
         }
 
         let mut writer = index.writer_with_num_threads(1, 32_000_000)?;
@@ -431,13 +448,39 @@ impl Retriever {
                 }
             }
         }
+        // Matched weight of every phrasing of the candidates, from the postings of the
+        // message's terms: a topic's phrasings have consecutive ids, so each posting list is
+        // entered by binary search at the topic's first phrasing.
+        let mut offsets = Vec::with_capacity(candidates.len() + 1);
+        offsets.push(0);
+        for &topic in &candidates {
+            offsets.push(offsets.last().copied().unwrap_or(0) + fd.topics[topic].phrasings.len());
+        }
+        let mut matched = vec![0.0f32; offsets.last().copied().unwrap_or(0)];
+        for &(term, w) in &query.known {
+            let Some(post) = fd.postings.get(term as usize) else {
+                continue;
+            };
+            for (ci, &topic) in candidates.iter().enumerate() {
+                let ph = &fd.topics[topic].phrasings;
+                let (Some(&lo), Some(&hi)) = (ph.first(), ph.last()) else {
+                    continue;
+                };
+                let start = post.partition_point(|&p| (p as usize) < lo);
+                for &p in post[start..].iter().take_while(|&&p| p as usize <= hi) {
+                    if let Ok(i) = ph.binary_search(&(p as usize)) {
+                        matched[offsets[ci] + i] += w;
+                    }
+                }
+            }
+        }
         let mut ranked = Vec::with_capacity(candidates.len());
-        for topic in candidates {
+        for (ci, &topic) in candidates.iter().enumerate() {
             let tt = &fd.topics[topic];
             let mut phrasing_score = 0.0f32;
-            for &pid in &tt.phrasings {
+            for (i, &pid) in tt.phrasings.iter().enumerate() {
                 let p = &self.phrasings[pid];
-                let matched = overlap(&query.known, &p.terms);
+                let matched = matched[offsets[ci] + i];
                 if matched <= 0.0 || p.total_weight <= 0.0 {
                     continue;
                 }
