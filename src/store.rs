@@ -60,6 +60,31 @@ pub trait Store: Send + Sync {
 
     /// Records a failed attempt; the item is retried at `retry_at`.
     fn failed(&self, id: i64, retry_at: i64, error: &str) -> Result<(), Error>;
+
+    /// Forgets a delivery id recorded by [`Store::first_delivery`], so that a retry of a
+    /// delivery that could not be handled is handled again.
+    fn forget_delivery(&self, key: &str) -> Result<(), Error>;
+
+    /// Records a last failed attempt and stops retrying the item; the row is kept (with its
+    /// error) for a person to look at.
+    fn gave_up(&self, id: i64, now: i64, error: &str) -> Result<(), Error>;
+}
+
+/// The state of one outbox row, for people and tests ([`SqliteStore::outbox`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    /// Row id.
+    pub id: i64,
+    /// The JSON body.
+    pub payload: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When it was delivered (Unix seconds).
+    pub delivered_at: Option<i64>,
+    /// When retrying stopped (Unix seconds).
+    pub gave_up_at: Option<i64>,
 }
 
 /// [`Store`] in one SQLite file.
@@ -120,6 +145,19 @@ impl SqliteStore {
              );",
         )
         .map_err(db_err)?;
+        // Databases made before the outbox could give up lack the column.
+        let has_gave_up: bool = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'gave_up_at'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db_err)?
+            > 0;
+        if !has_gave_up {
+            conn.execute_batch("ALTER TABLE outbox ADD COLUMN gave_up_at INTEGER")
+                .map_err(db_err)?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -127,6 +165,30 @@ impl SqliteStore {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every outbox row, oldest first: delivered, waiting and given up.
+    pub fn outbox(&self) -> Result<Vec<OutboxRecord>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, payload, attempts, last_error, delivered_at, gave_up_at
+                 FROM outbox ORDER BY id",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(OutboxRecord {
+                    id: r.get(0)?,
+                    payload: r.get(1)?,
+                    attempts: r.get(2)?,
+                    last_error: r.get(3)?,
+                    delivered_at: r.get(4)?,
+                    gave_up_at: r.get(5)?,
+                })
+            })
+            .map_err(db_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
     }
 }
 
@@ -202,7 +264,8 @@ impl Store for SqliteStore {
         let mut stmt = conn
             .prepare(
                 "SELECT id, payload, attempts FROM outbox
-                 WHERE delivered_at IS NULL AND next_at <= ?1 ORDER BY id LIMIT ?2",
+                 WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_at <= ?1
+                 ORDER BY id LIMIT ?2",
             )
             .map_err(db_err)?;
         let rows = stmt
@@ -232,6 +295,24 @@ impl Store for SqliteStore {
             .execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
                 params![id, retry_at, error],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn forget_delivery(&self, key: &str) -> Result<(), Error> {
+        self.conn()
+            .execute("DELETE FROM delivery WHERE key = ?1", params![key])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn gave_up(&self, id: i64, now: i64, error: &str) -> Result<(), Error> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?3, gave_up_at = ?2
+                 WHERE id = ?1",
+                params![id, now, error],
             )
             .map_err(db_err)?;
         Ok(())
@@ -287,5 +368,51 @@ mod tests {
         assert_eq!(again[0].attempts, 1);
         s.delivered(id).unwrap();
         assert!(s.due(10_000, 10).unwrap().is_empty());
+
+        // A delivery that failed can be forgotten so that its retry is handled.
+        s.forget_delivery("chatwoot:1").unwrap();
+        assert!(s.first_delivery("chatwoot:1", 6).unwrap());
+    }
+
+    #[test]
+    fn the_outbox_gives_up_but_keeps_the_row() {
+        let s = SqliteStore::in_memory().unwrap();
+        let id = s.enqueue(r#"{"event":"escalation"}"#, 100).unwrap();
+        s.gave_up(id, 130, "HTTP 500").unwrap();
+        assert!(s.due(i64::MAX, 10).unwrap().is_empty());
+        let rows = s.outbox().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].attempts, 1);
+        assert_eq!(rows[0].gave_up_at, Some(130));
+        assert_eq!(rows[0].last_error.as_deref(), Some("HTTP 500"));
+        assert_eq!(rows[0].delivered_at, None);
+    }
+
+    #[test]
+    fn an_older_database_gains_the_gave_up_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE outbox (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     payload TEXT NOT NULL,
+                     created_at INTEGER NOT NULL,
+                     next_at INTEGER NOT NULL,
+                     attempts INTEGER NOT NULL DEFAULT 0,
+                     last_error TEXT,
+                     delivered_at INTEGER
+                 );
+                 INSERT INTO outbox (payload, created_at, next_at) VALUES ('{}', 1, 1);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.due(1, 10).unwrap().len(), 1);
+        drop(s);
+        // Opening again does not try to add it twice.
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.outbox().unwrap()[0].gave_up_at, None);
     }
 }

@@ -17,6 +17,19 @@
 //!
 //! [engine]                       # sahaya::Config as is
 //! session_ttl_secs = 1800
+//!
+//! [chatwoot]                     # absent: POST /v1/webhooks/chatwoot answers 404
+//! base_url = "https://chat.example.com"
+//! api_token = "…"                # the agent bot's access token (SAHAYA_CHATWOOT_TOKEN)
+//! secret = "…"                   # the agent bot's secret (SAHAYA_CHATWOOT_SECRET)
+//!
+//! [webhook]                      # absent: escalations are not queued
+//! url = "https://helpdesk.example.com/hooks/sahaya"
+//! secret = "…"                   # SAHAYA_WEBHOOK_SECRET
+//! max_attempts = 10
+//!
+//! [mail]                         # read by `sahaya mail`; the server uses its `database`
+//! database = "sahaya.db"
 //! ```
 
 use crate::error::Diagnostic;
@@ -34,9 +47,87 @@ pub struct Settings {
     pub server: ServerConfig,
     /// The engine (thresholds, sessions …).
     pub engine: crate::Config,
-    /// The email channel's `[mail]` table, read by `sahaya mail`; the server leaves it alone.
+    /// The email channel's `[mail]` table, read by `sahaya mail`; the server reads only its
+    /// `database` (see [`Settings::state_database`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mail: Option<toml::Table>,
+    /// The Chatwoot agent bot; none disables `POST /v1/webhooks/chatwoot`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chatwoot: Option<ChatwootConfig>,
+    /// The outgoing escalation webhook; none queues nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// `[chatwoot]`: how to reach Chatwoot's API and check its deliveries.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatwootConfig {
+    /// Where Chatwoot runs, e.g. `https://chat.example.com` (the API is under `/api/v1`).
+    pub base_url: String,
+    /// The agent bot's access token, sent as `api_access_token` (`SAHAYA_CHATWOOT_TOKEN`).
+    #[serde(default)]
+    pub api_token: String,
+    /// The agent bot's secret: deliveries must carry a valid `X-Chatwoot-Signature`
+    /// (`SAHAYA_CHATWOOT_SECRET`). None accepts unsigned deliveries.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Seconds each call to Chatwoot may take; under half of `server.request_timeout_secs`.
+    #[serde(default = "default_chatwoot_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_chatwoot_timeout() -> u64 {
+    4
+}
+
+// Tokens and secrets stay out of logs and panics.
+impl std::fmt::Debug for ChatwootConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatwootConfig")
+            .field("base_url", &self.base_url)
+            .field("api_token", &"…")
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+/// `[webhook]`: where escalations go, for any help desk.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The URL that receives each escalation as a JSON `POST`.
+    pub url: String,
+    /// Signs each delivery with `X-Sahaya-Signature` (`SAHAYA_WEBHOOK_SECRET`); none sends
+    /// them unsigned.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Attempts before an escalation is given up (its row stays in the database).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Seconds each delivery may take.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_max_attempts() -> u32 {
+    10
+}
+
+fn default_webhook_timeout() -> u64 {
+    10
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .field("max_attempts", &self.max_attempts)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
 }
 
 /// Settings of the HTTP server; every field has a default.
@@ -164,11 +255,47 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The state database (delivered Chatwoot events, the escalation outbox): the `[mail]`
+    /// table's `database`, relative to `data_dir`, shared with `sahaya mail`.
+    pub fn state_database(&self, data_dir: &Path) -> Result<PathBuf, ConfigError> {
+        let mail: crate::channel::mail::MailConfig = match &self.mail {
+            Some(table) => table
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("[mail]: {e}")))?,
+            None => Default::default(),
+        };
+        Ok(data_dir.join(mail.database))
+    }
+
     /// Applies the `SAHAYA_*` overrides that `lookup` finds.
     pub fn apply_env(
         &mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
+        for var in ["SAHAYA_CHATWOOT_TOKEN", "SAHAYA_CHATWOOT_SECRET"] {
+            if let Some(v) = lookup(var) {
+                let Some(cw) = &mut self.chatwoot else {
+                    return Err(ConfigError::Invalid(format!(
+                        "{var} is set but the settings have no [chatwoot] table with its base_url"
+                    )));
+                };
+                if var == "SAHAYA_CHATWOOT_TOKEN" {
+                    cw.api_token = v;
+                } else {
+                    cw.secret = Some(v);
+                }
+            }
+        }
+        if let Some(v) = lookup("SAHAYA_WEBHOOK_SECRET") {
+            let Some(wh) = &mut self.webhook else {
+                return Err(ConfigError::Invalid(
+                    "SAHAYA_WEBHOOK_SECRET is set but the settings have no [webhook] table with its url"
+                        .into(),
+                ));
+            };
+            wh.secret = Some(v);
+        }
         let s = &mut self.server;
         if let Some(v) = lookup("SAHAYA_ADDR") {
             s.addr = v;
@@ -223,8 +350,54 @@ impl Settings {
         Ok(())
     }
 
-    /// Checks ranges and normalizes: an empty admin token means none.
+    /// Checks ranges and normalizes: an empty admin token or secret means none.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let blank = |s: &Option<String>| s.as_deref().is_some_and(|t| t.trim().is_empty());
+        if let Some(cw) = &mut self.chatwoot {
+            cw.base_url = cw.base_url.trim().trim_end_matches('/').to_string();
+            if !is_http_url(&cw.base_url) {
+                return Err(ConfigError::Invalid(format!(
+                    "chatwoot.base_url: {:?} is not an http:// or https:// URL",
+                    cw.base_url
+                )));
+            }
+            if cw.api_token.trim().is_empty() {
+                return Err(ConfigError::Invalid(
+                    "chatwoot.api_token is empty: set the agent bot's access token (SAHAYA_CHATWOOT_TOKEN)"
+                        .into(),
+                ));
+            }
+            if blank(&cw.secret) {
+                cw.secret = None;
+            }
+            // A delivery may make two calls (open, then post), and must finish within the
+            // request timeout: a request cut short could not undo its delivery record.
+            if cw.timeout_secs == 0
+                || cw.timeout_secs.saturating_mul(2) >= self.server.request_timeout_secs
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "chatwoot.timeout_secs must be above 0 and under half of server.request_timeout_secs ({})",
+                    self.server.request_timeout_secs
+                )));
+            }
+        }
+        if let Some(wh) = &mut self.webhook {
+            wh.url = wh.url.trim().to_string();
+            if !is_http_url(&wh.url) {
+                return Err(ConfigError::Invalid(format!(
+                    "webhook.url: {:?} is not an http:// or https:// URL",
+                    wh.url
+                )));
+            }
+            if blank(&wh.secret) {
+                wh.secret = None;
+            }
+            if wh.max_attempts == 0 || wh.timeout_secs == 0 {
+                return Err(ConfigError::Invalid(
+                    "webhook.max_attempts and webhook.timeout_secs must be above 0".into(),
+                ));
+            }
+        }
         let s = &mut self.server;
         if s.admin_token
             .as_deref()
@@ -263,6 +436,13 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
 fn parse_env<T: std::str::FromStr>(var: &'static str, value: &str) -> Result<T, ConfigError>
@@ -374,6 +554,78 @@ session_ttl_secs = 60
             .replace("\n# per_second", "\nper_second");
         let with_limit = Settings::from_toml(&uncommented, Path::new("README.md")).unwrap();
         assert_eq!(with_limit.server.rate_limit.unwrap().per_second, 5);
+    }
+
+    #[test]
+    fn chatwoot_and_webhook_tables() {
+        let src = r#"
+[chatwoot]
+base_url = "https://chat.example.com/"
+api_token = "bot-token"
+secret = "s"
+[webhook]
+url = "https://desk.example.com/hook"
+[mail]
+database = "state/sahaya.db"
+"#;
+        let mut s = Settings::from_toml(src, Path::new("sahaya.toml")).unwrap();
+        s.validate().unwrap();
+        let cw = s.chatwoot.as_ref().unwrap();
+        assert_eq!(cw.base_url, "https://chat.example.com");
+        assert_eq!(cw.secret.as_deref(), Some("s"));
+        let wh = s.webhook.as_ref().unwrap();
+        assert_eq!((wh.max_attempts, wh.secret.as_deref()), (10, None));
+        assert_eq!(
+            s.state_database(Path::new("/srv/data")).unwrap(),
+            Path::new("/srv/data/state/sahaya.db")
+        );
+        assert_eq!(
+            Settings::default().state_database(Path::new("d")).unwrap(),
+            Path::new("d/sahaya.db")
+        );
+        // Secrets never reach a log line through Debug.
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("bot-token"), "{shown}");
+
+        s.apply_env(|v| match v {
+            "SAHAYA_CHATWOOT_TOKEN" => Some("env-token".into()),
+            "SAHAYA_WEBHOOK_SECRET" => Some("w".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.chatwoot.as_ref().unwrap().api_token, "env-token");
+        assert_eq!(s.webhook.as_ref().unwrap().secret.as_deref(), Some("w"));
+
+        // A secret for a table that is not there is a mistake worth stopping for.
+        let err = Settings::default()
+            .apply_env(|v| (v == "SAHAYA_CHATWOOT_SECRET").then(|| "x".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("[chatwoot]"), "{err}");
+    }
+
+    #[test]
+    fn bad_chatwoot_and_webhook_settings_are_refused() {
+        let bad = |src: &str| {
+            let mut s = Settings::from_toml(src, Path::new("sahaya.toml")).unwrap();
+            s.validate().unwrap_err().to_string()
+        };
+        assert!(
+            bad("[chatwoot]\nbase_url = \"chat.example.com\"\napi_token = \"t\"\n")
+                .contains("base_url")
+        );
+        assert!(bad("[chatwoot]\nbase_url = \"https://c.example\"\n").contains("api_token"));
+        assert!(bad(
+            "[chatwoot]\nbase_url = \"https://c.example\"\napi_token = \"t\"\ntimeout_secs = 5\n"
+        )
+        .contains("timeout_secs"));
+        assert!(bad("[webhook]\nurl = \"ftp://x\"\n").contains("webhook.url"));
+        assert!(bad("[webhook]\nurl = \"https://x\"\nmax_attempts = 0\n").contains("max_attempts"));
+        let err = Settings::from_toml(
+            "[webhook]\nurl = \"https://x\"\nretries = 3\n",
+            Path::new("sahaya.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("retries"), "{err}");
     }
 
     #[test]

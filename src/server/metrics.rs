@@ -19,6 +19,7 @@ pub const ENDPOINTS: &[&str] = &[
     "/v1/respond",
     "/v1/admin/reload",
     "/v1/sessions/{id}/handback",
+    "/v1/webhooks/chatwoot",
 ];
 
 /// The `endpoint` label of requests that match no route.

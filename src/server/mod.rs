@@ -10,6 +10,10 @@
 //! | `GET /` | the preview page for content editors |
 //! | `POST /v1/admin/reload` | reload content now (bearer token) |
 //! | `POST /v1/sessions/{id}/handback` | a person hands a conversation back to the bot (bearer token) |
+//! | `POST /v1/webhooks/chatwoot` | deliveries of a Chatwoot agent bot (`[chatwoot]` settings) |
+//!
+//! With a `[webhook]` URL configured, every escalation is also queued in the state database
+//! and sent to it by a background task ([`webhook`]).
 //!
 //! Errors are JSON, `{"error": {"code": "…", "message": "…"}}`, with a 4xx status for
 //! anything the client can fix.
@@ -25,14 +29,21 @@
 //! # }
 //! ```
 
+mod chatwoot;
 mod config;
 mod limit;
 mod metrics;
 mod reload;
+pub mod signature;
+pub mod webhook;
 
-pub use config::{ConfigError, RateLimitConfig, ServerConfig, Settings, CONFIG_FILE};
+pub use config::{
+    ChatwootConfig, ConfigError, RateLimitConfig, ServerConfig, Settings, WebhookConfig,
+    CONFIG_FILE,
+};
 pub use metrics::{ENDPOINTS, OTHER_ENDPOINT};
 pub use reload::{content_version, watch, ReloadFailure, Snapshot, Watcher, CONTENT_DIRS};
+pub use webhook::{DeliveryReport, Outbox};
 
 use crate::error::ErrorKind;
 use crate::text::Script;
@@ -114,6 +125,43 @@ pub mod code {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// A fault inside the server (details in its log).
     pub const INTERNAL: &str = "internal";
+    /// No `[chatwoot]` settings: the Chatwoot endpoint is off.
+    pub const CHATWOOT_DISABLED: &str = "chatwoot_disabled";
+    /// A webhook delivery's signature is missing, stale or wrong.
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// Chatwoot's API could not be reached or refused the call.
+    pub const CHATWOOT_FAILED: &str = "chatwoot_failed";
+}
+
+/// The help-desk integrations of a server, all kept in one state database.
+#[derive(Clone)]
+pub struct Integrations {
+    /// Delivered Chatwoot events and the escalation outbox.
+    pub store: Arc<dyn crate::store::Store>,
+    /// The Chatwoot agent bot; none disables its endpoint.
+    pub chatwoot: Option<ChatwootConfig>,
+    /// The outgoing escalation webhook; none queues nothing.
+    pub webhook: Option<WebhookConfig>,
+}
+
+impl Integrations {
+    /// No integration yet, state in `store`.
+    pub fn new(store: Arc<dyn crate::store::Store>) -> Integrations {
+        Integrations {
+            store,
+            chatwoot: None,
+            webhook: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Integrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integrations")
+            .field("chatwoot", &self.chatwoot)
+            .field("webhook", &self.webhook)
+            .finish()
+    }
 }
 
 /// What every request handler shares: the current content snapshot, the settings, the
@@ -131,6 +179,9 @@ struct Inner {
     metrics: Metrics,
     limiter: Option<Limiter>,
     draining: AtomicBool,
+    store: Option<Arc<dyn crate::store::Store>>,
+    chatwoot: Option<chatwoot::Client>,
+    outbox: Option<Arc<Outbox>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -145,7 +196,29 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// Serves `engine` with the given settings.
     pub fn new(engine: Engine, config: ServerConfig) -> AppState {
+        Self::build(engine, config, None)
+    }
+
+    /// Serves `engine` with the given settings and help-desk integrations.
+    pub fn with_integrations(
+        engine: Engine,
+        config: ServerConfig,
+        integrations: Integrations,
+    ) -> AppState {
+        Self::build(engine, config, Some(integrations))
+    }
+
+    fn build(engine: Engine, config: ServerConfig, integrations: Option<Integrations>) -> AppState {
         let limiter = config.rate_limit.as_ref().and_then(Limiter::new);
+        let (store, chatwoot, outbox) = match integrations {
+            Some(i) => {
+                let outbox = i
+                    .webhook
+                    .map(|w| Arc::new(Outbox::new(Arc::clone(&i.store), w)));
+                (Some(i.store), i.chatwoot.map(chatwoot::Client::new), outbox)
+            }
+            None => (None, None, None),
+        };
         AppState {
             inner: Arc::new(Inner {
                 content: ArcSwap::from_pointee(Snapshot::new(engine)),
@@ -155,8 +228,17 @@ impl AppState {
                 metrics: Metrics::new(),
                 limiter,
                 draining: AtomicBool::new(false),
+                store,
+                chatwoot,
+                outbox,
             }),
         }
+    }
+
+    /// The escalation outbox, when a `[webhook]` is configured. [`serve`] sends it in the
+    /// background; call [`Outbox::deliver_due`] to send it by hand.
+    pub fn outbox(&self) -> Option<Arc<Outbox>> {
+        self.inner.outbox.clone()
     }
 
     /// The settings.
@@ -286,7 +368,7 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.code == code::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"sahaya\""),
@@ -304,6 +386,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/reload", post(admin_reload))
         .route("/v1/sessions/{id}/handback", post(handback))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    // Chatwoot is one client that signs its deliveries: a per-client limit would only drop
+    // customers' messages.
+    let hooks = Router::new().route("/v1/webhooks/chatwoot", post(chatwoot_webhook));
     Router::new()
         .route("/", get(preview_html))
         .route("/preview.css", get(preview_css))
@@ -313,6 +398,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .merge(v1)
+        .merge(hooks)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -340,6 +426,7 @@ pub async fn serve(
             }
         })
     });
+    let sender = state.outbox().map(|outbox| tokio::spawn(outbox.run()));
     let draining = state.clone();
     let result = axum::serve(
         listener,
@@ -352,6 +439,9 @@ pub async fn serve(
     })
     .await;
     if let Some(s) = sweeper {
+        s.abort();
+    }
+    if let Some(s) = sender {
         s.abort();
     }
     result
@@ -367,6 +457,15 @@ pub enum ServeError {
     /// The content does not load.
     #[error("loading the content")]
     Content(#[from] crate::Error),
+    /// The state database does not open.
+    #[error("opening the state database {}", path.display())]
+    State {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: crate::Error,
+    },
     /// Binding the address or serving failed.
     #[error("{what}")]
     Io {
@@ -392,6 +491,34 @@ pub fn run(
     }
     init_logging();
     let engine = Engine::load_with(data_dir, settings.engine.clone())?;
+    let integrations = if settings.chatwoot.is_some() || settings.webhook.is_some() {
+        let path = settings.state_database(data_dir)?;
+        let store = crate::store::SqliteStore::open(&path)
+            .map_err(|source| ServeError::State { path, source })?;
+        if settings
+            .webhook
+            .as_ref()
+            .is_some_and(|w| w.secret.is_none())
+        {
+            tracing::warn!("[webhook] has no secret: escalations are sent unsigned");
+        }
+        if settings
+            .chatwoot
+            .as_ref()
+            .is_some_and(|c| c.secret.is_none())
+        {
+            tracing::warn!(
+                "[chatwoot] has no secret: any client may post to /v1/webhooks/chatwoot"
+            );
+        }
+        Some(Integrations {
+            store: Arc::new(store),
+            chatwoot: settings.chatwoot.clone(),
+            webhook: settings.webhook.clone(),
+        })
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -412,7 +539,7 @@ pub fn run(
             source,
         })?;
         let watch_debounce = Duration::from_millis(server.watch_debounce_ms);
-        let state = AppState::new(engine, server);
+        let state = AppState::build(engine, server, integrations);
         let _watcher = if state.config().watch {
             match watch(state.clone(), watch_debounce) {
                 Ok(w) => Some(w),
@@ -430,6 +557,8 @@ pub fn run(
             topics = snapshot.engine.knowledge().topics().len(),
             admin = state.config().admin_token.is_some(),
             rate_limit = state.config().rate_limit.is_some(),
+            chatwoot = state.inner.chatwoot.is_some(),
+            webhook = state.inner.outbox.is_some(),
             "sahaya listening on http://{local}"
         );
         drop(snapshot);
@@ -537,20 +666,7 @@ async fn respond(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Reply>, ApiError> {
     require_json(&headers)?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                code::BODY_TOO_LARGE,
-                format!(
-                    "the request body is larger than {} bytes",
-                    state.config().body_limit
-                ),
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, code::BAD_BODY, e.body_text())
-        }
-    })?;
+    let body = body.map_err(|e| body_error(&state, e))?;
     let mut msg = parse_message(&body)?;
 
     let max_text = state.config().max_text_bytes.min(crate::MAX_TEXT_BYTES);
@@ -583,9 +699,20 @@ async fn respond(
     }
 
     let snapshot = state.snapshot();
+    // A conversation already with a person gets a "please wait" escalation on each message;
+    // only the handoff itself goes to the webhook.
+    let with_person = state.inner.outbox.is_some()
+        && msg
+            .session_id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+            .is_some_and(|id| snapshot.engine.sessions().get(id).escalated.is_some());
     match snapshot.engine.try_respond(&msg) {
         Ok(reply) => {
             state.inner.metrics.observe_reply(&reply);
+            if !with_person {
+                chatwoot::queue_escalation(&state, "api", &msg, &reply);
+            }
             tracing::debug!(
                 decision = metrics::decision_str(reply.decision),
                 lang = reply.lang.code(),
@@ -605,6 +732,31 @@ async fn respond(
             tracing::error!(error = %e, "respond failed");
             Err(ApiError::internal())
         }
+    }
+}
+
+async fn chatwoot_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_json(&headers)?;
+    let body = body.map_err(|e| body_error(&state, e))?;
+    chatwoot::handle(&state, &headers, &body).await
+}
+
+fn body_error(state: &AppState, e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::BODY_TOO_LARGE,
+            format!(
+                "the request body is larger than {} bytes",
+                state.config().body_limit
+            ),
+        )
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, code::BAD_BODY, e.body_text())
     }
 }
 

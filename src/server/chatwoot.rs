@@ -1,0 +1,502 @@
+//! Chatwoot agent bot: `POST /v1/webhooks/chatwoot` takes the `message_created` events
+//! Chatwoot sends to an agent bot's outgoing URL, answers through Chatwoot's API and hands
+//! the conversation to people by opening it.
+//!
+//! Chatwoot's rules, which this follows:
+//! - A conversation in an inbox with an active agent bot starts `pending`: the bot has it.
+//!   When the bot opens it (`toggle_status` to `open`), it goes to the agents' queue. So
+//!   Sahaya answers only in `pending` conversations, and a conversation an agent puts back
+//!   to `pending` is the bot's again (its session is handed back).
+//! - The bot receives every message of its inbox, its own replies and agents' private
+//!   notes included; only public `incoming` messages (`message_type` `incoming` or `0`) are
+//!   answered.
+//! - With a secret on the agent bot, each delivery carries `X-Chatwoot-Timestamp` (Unix
+//!   seconds) and `X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret, "{timestamp}.{raw
+//!   body}")>`.
+//! - Chatwoot retries a delivery answered with 429 or 500 (three attempts, seconds apart);
+//!   after any other failure it opens the pending conversation so that a person sees it.
+//!   Sahaya answers 502 when it cannot reach Chatwoot's API, so the customer is not left
+//!   waiting for a bot that cannot speak; a 500 (its own fault, such as the state database)
+//!   gets retried.
+//!
+//! Each delivery is recorded as `chatwoot:<account>:<message id>` in the state database
+//! before it is handled and forgotten again if handling fails, so a repeated delivery is
+//! answered once and a failed one can be retried.
+
+use super::signature;
+use super::webhook::{escalation_payload, unix_now};
+use super::{code, ApiError, AppState, ChatwootConfig};
+use crate::{Customer, Decision, Message, Reply};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The header with the delivery's signature.
+pub const SIGNATURE_HEADER: &str = "x-chatwoot-signature";
+/// The header with the time the delivery was signed.
+pub const TIMESTAMP_HEADER: &str = "x-chatwoot-timestamp";
+
+/// Longest customer name passed on to the greeting.
+const MAX_NAME_CHARS: usize = 100;
+
+/// Talks to Chatwoot's application API with the agent bot's token.
+pub(crate) struct Client {
+    config: ChatwootConfig,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(config: ChatwootConfig) -> Client {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(config.timeout_secs))
+            .redirects(0)
+            .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client { config, agent }
+    }
+
+    pub fn config(&self) -> &ChatwootConfig {
+        &self.config
+    }
+
+    fn conversation_url(&self, target: &Target, what: &str) -> String {
+        format!(
+            "{}/api/v1/accounts/{}/conversations/{}/{what}",
+            self.config.base_url, target.account, target.conversation
+        )
+    }
+
+    fn post(&self, url: &str, body: Value) -> Result<(), String> {
+        let result = self
+            .agent
+            .post(url)
+            .set("api_access_token", &self.config.api_token)
+            .send_json(body);
+        match result {
+            Ok(resp) if (200..300).contains(&resp.status()) => Ok(()),
+            Ok(resp) => Err(format!("{url}: HTTP {}", resp.status())),
+            Err(ureq::Error::Status(code, resp)) => {
+                let detail: String = resp
+                    .into_string()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect();
+                Err(format!("{url}: HTTP {code} {}", detail.trim()))
+            }
+            Err(ureq::Error::Transport(t)) => Err(format!("{url}: {t}")),
+        }
+    }
+
+    /// Posts a public outgoing message in the conversation.
+    pub fn send_message(&self, target: &Target, content: &str) -> Result<(), String> {
+        let url = self.conversation_url(target, "messages");
+        self.post(
+            &url,
+            json!({ "content": content, "message_type": "outgoing", "private": false }),
+        )
+    }
+
+    /// Opens the conversation: it leaves the bot for the agents' queue.
+    pub fn open(&self, target: &Target) -> Result<(), String> {
+        let url = self.conversation_url(target, "toggle_status");
+        self.post(&url, json!({ "status": "open" }))
+    }
+}
+
+/// The Chatwoot conversation a message belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    account: String,
+    conversation: String,
+}
+
+/// What a delivery asks of the bot.
+#[derive(Debug, PartialEq)]
+enum Event {
+    /// Nothing to do; the reason is reported back.
+    Ignore(&'static str),
+    /// A customer wrote in a conversation the bot has.
+    Incoming {
+        target: Target,
+        message_id: String,
+        text: String,
+        name: Option<String>,
+    },
+}
+
+/// A numeric id as Chatwoot sends it (a number, or a string of digits in some versions);
+/// only digits go into a URL path.
+fn id_of(v: &Value) -> Option<String> {
+    let s = match v {
+        Value::Number(n) => n.as_u64()?.to_string(),
+        Value::String(s) => s.trim().to_string(),
+        _ => return None,
+    };
+    (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code::INVALID_FIELD,
+        message,
+    )
+}
+
+/// Reads a delivery. Fields that decide whether to answer are read leniently (other events,
+/// other message types are ignored); the ids an answer needs must be there.
+fn parse(body: &Value) -> Result<Event, ApiError> {
+    let Some(obj) = body.as_object() else {
+        return Err(invalid("the body must be a JSON object"));
+    };
+    if obj.get("event").and_then(Value::as_str) != Some("message_created") {
+        return Ok(Event::Ignore("event"));
+    }
+    // Chatwoot names the type (`incoming`); some versions send the enum's number (0).
+    let incoming = match obj.get("message_type") {
+        Some(Value::String(s)) => s == "incoming",
+        Some(Value::Number(n)) => n.as_u64() == Some(0),
+        _ => false,
+    };
+    if !incoming {
+        return Ok(Event::Ignore("not_incoming"));
+    }
+    if obj.get("private").and_then(Value::as_bool) == Some(true) {
+        return Ok(Event::Ignore("private"));
+    }
+    let conversation = obj.get("conversation").unwrap_or(&Value::Null);
+    let pending = match conversation.get("status") {
+        Some(Value::String(s)) => s == "pending",
+        // Conversation::statuses: open 0, resolved 1, pending 2, snoozed 3.
+        Some(Value::Number(n)) => n.as_u64() == Some(2),
+        _ => false,
+    };
+    if !pending {
+        return Ok(Event::Ignore("not_pending"));
+    }
+    let text = obj
+        .get("content")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or_default();
+    if text.is_empty() {
+        // Attachments alone, or an empty form: nothing the engine can read.
+        return Ok(Event::Ignore("no_content"));
+    }
+    let message_id = obj
+        .get("id")
+        .and_then(id_of)
+        .ok_or_else(|| invalid("id: a message_created event needs the message id"))?;
+    let conversation_id = conversation
+        .get("id")
+        .and_then(id_of)
+        .ok_or_else(|| invalid("conversation.id: missing or not a number"))?;
+    let account = obj
+        .get("account")
+        .and_then(|a| a.get("id"))
+        .or_else(|| conversation.get("account_id"))
+        .and_then(id_of)
+        .ok_or_else(|| invalid("account.id: missing or not a number"))?;
+    let name = obj
+        .get("sender")
+        .and_then(|s| s.get("name"))
+        .or_else(|| conversation.pointer("/meta/sender/name"))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(MAX_NAME_CHARS).collect());
+    Ok(Event::Incoming {
+        target: Target {
+            account,
+            conversation: conversation_id,
+        },
+        message_id,
+        text: text.to_string(),
+        name,
+    })
+}
+
+fn ok(status: &str, extra: Value) -> axum::Json<Value> {
+    let mut body = json!({ "status": status });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    axum::Json(body)
+}
+
+/// The handler of `POST /v1/webhooks/chatwoot`, after the body was read.
+pub(crate) async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<axum::Json<Value>, ApiError> {
+    let Some(client) = state.inner.chatwoot.as_ref() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            code::CHATWOOT_DISABLED,
+            "the Chatwoot agent bot is disabled: add a [chatwoot] table to the settings",
+        ));
+    };
+    if let Some(secret) = &client.config().secret {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if let Err(why) = signature::verify(
+            secret,
+            header(TIMESTAMP_HEADER),
+            header(SIGNATURE_HEADER),
+            body,
+            unix_now(),
+        ) {
+            tracing::warn!(reason = %why, "Chatwoot delivery refused");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                code::BAD_SIGNATURE,
+                why.to_string(),
+            ));
+        }
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::MALFORMED_JSON,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    let (target, message_id, text, name) = match parse(&value)? {
+        Event::Ignore(reason) => return Ok(ok("ignored", json!({ "reason": reason }))),
+        Event::Incoming {
+            target,
+            message_id,
+            text,
+            name,
+        } => (target, message_id, text, name),
+    };
+    let Some(store) = state.inner.store.clone() else {
+        // `with_integrations` always sets a store with Chatwoot.
+        tracing::error!("Chatwoot is enabled without a state database");
+        return Err(ApiError::internal());
+    };
+
+    let key = format!("chatwoot:{}:{message_id}", target.account);
+    let first = {
+        let (store, key) = (store.clone(), key.clone());
+        blocking(move || store.first_delivery(&key, unix_now())).await?
+    };
+    if !first {
+        tracing::debug!(%key, "repeated Chatwoot delivery");
+        return Ok(ok("duplicate", json!({})));
+    }
+
+    let session_id = format!("chatwoot:{}:{}", target.account, target.conversation);
+    let snapshot = state.snapshot();
+    let engine = &snapshot.engine;
+    // Chatwoot's status is the truth: a pending conversation is the bot's, even when the
+    // session still remembers an earlier handoff (an agent gave it back).
+    if engine.sessions().get(&session_id).escalated.is_some() {
+        engine.hand_back(&session_id);
+    }
+    let msg = Message {
+        text,
+        channel: Some("chat".into()),
+        session_id: Some(session_id.clone()),
+        customer: name.map(|name| Customer {
+            name: Some(name),
+            ..Customer::default()
+        }),
+        ..Message::default()
+    };
+    let reply = engine.respond(&msg);
+    state.inner.metrics.observe_reply(&reply);
+    drop(snapshot);
+
+    let escalate = reply.decision == Decision::Escalate;
+    let sent = {
+        let client = state.clone();
+        let (target, text) = (target.clone(), reply.text.clone());
+        blocking(move || {
+            let Some(client) = client.inner.chatwoot.as_ref() else {
+                return Ok(Err("Chatwoot was disabled".to_string()));
+            };
+            // Opening first: it can be repeated safely, and the message, sent last, is
+            // never posted twice by a retry.
+            if escalate {
+                if let Err(e) = client.open(&target) {
+                    return Ok(Err(e));
+                }
+            }
+            Ok(client.send_message(&target, &text))
+        })
+        .await
+    };
+    let failure = match sent {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => {
+            tracing::error!(%error, session_id, "calling Chatwoot failed");
+            Some(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                code::CHATWOOT_FAILED,
+                "calling Chatwoot's API failed; the details are in the server log",
+            ))
+        }
+        Err(internal) => Some(internal),
+    };
+    if let Some(err) = failure {
+        // Not handled after all: a redelivery must be handled, not taken for a repeat.
+        let forget = {
+            let (store, key) = (store.clone(), key.clone());
+            blocking(move || store.forget_delivery(&key)).await
+        };
+        if forget.is_err() {
+            tracing::error!(%key, "could not forget the failed delivery; a redelivery will be taken for a repeat");
+        }
+        return Err(err);
+    }
+    if escalate {
+        queue_escalation(state, "chatwoot", &msg, &reply);
+    }
+    tracing::debug!(
+        session_id,
+        decision = super::metrics::decision_str(reply.decision),
+        "answered in Chatwoot"
+    );
+    Ok(ok(
+        if escalate { "handed_off" } else { "answered" },
+        json!({
+            "decision": reply.decision,
+            "session_id": session_id,
+            "escalation": reply.escalation,
+        }),
+    ))
+}
+
+/// Queues an escalation for the outgoing webhook, when one is configured. A failure is
+/// logged: the customer's reply has gone out and matters more.
+pub(crate) fn queue_escalation(state: &AppState, source: &str, msg: &Message, reply: &Reply) {
+    let Some(outbox) = state.inner.outbox.as_ref() else {
+        return;
+    };
+    let Some(payload) = escalation_payload(source, msg, reply) else {
+        return;
+    };
+    if let Err(e) = outbox.enqueue(&payload, unix_now()) {
+        tracing::error!(error = %e, "could not queue the escalation webhook");
+    }
+}
+
+/// Runs blocking work (SQLite, HTTP) off the async threads; a panic in it is a 500.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "state database");
+            Err(ApiError::internal())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "blocking task failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(v: Value) -> Event {
+        parse(&v).unwrap()
+    }
+
+    fn incoming() -> Value {
+        json!({
+            "event": "message_created",
+            "id": 41,
+            "content": "Where is my parcel?",
+            "message_type": "incoming",
+            "private": false,
+            "content_attributes": {},
+            "sender": {"id": 7, "name": "Ravi", "type": "contact"},
+            "conversation": {"id": 12, "status": "pending"},
+            "account": {"id": 3}
+        })
+    }
+
+    #[test]
+    fn reads_an_incoming_message() {
+        assert_eq!(
+            event(incoming()),
+            Event::Incoming {
+                target: Target {
+                    account: "3".into(),
+                    conversation: "12".into()
+                },
+                message_id: "41".into(),
+                text: "Where is my parcel?".into(),
+                name: Some("Ravi".into()),
+            }
+        );
+        // Numbers as enum values and ids as strings, as some versions send them.
+        let mut v = incoming();
+        v["message_type"] = json!(0);
+        v["conversation"]["status"] = json!(2);
+        v["id"] = json!("41");
+        assert!(matches!(event(v), Event::Incoming { .. }));
+    }
+
+    #[test]
+    fn ignores_what_is_not_for_the_bot() {
+        let with = |f: &dyn Fn(&mut Value)| {
+            let mut v = incoming();
+            f(&mut v);
+            event(v)
+        };
+        assert_eq!(
+            with(&|v| v["event"] = json!("conversation_opened")),
+            Event::Ignore("event")
+        );
+        assert_eq!(
+            with(&|v| v["message_type"] = json!("outgoing")),
+            Event::Ignore("not_incoming")
+        );
+        assert_eq!(
+            with(&|v| v["message_type"] = json!(1)),
+            Event::Ignore("not_incoming")
+        );
+        assert_eq!(
+            with(&|v| v["message_type"] = json!("template")),
+            Event::Ignore("not_incoming")
+        );
+        assert_eq!(
+            with(&|v| v["message_type"] = json!(3)),
+            Event::Ignore("not_incoming")
+        );
+        assert_eq!(
+            with(&|v| v["private"] = json!(true)),
+            Event::Ignore("private")
+        );
+        assert_eq!(
+            with(&|v| v["conversation"]["status"] = json!("open")),
+            Event::Ignore("not_pending")
+        );
+        assert_eq!(
+            with(&|v| v["content"] = Value::Null),
+            Event::Ignore("no_content")
+        );
+    }
+
+    #[test]
+    fn ids_must_be_numbers() {
+        let mut v = incoming();
+        v["conversation"]["id"] = json!("12/../../admin");
+        assert_eq!(parse(&v).unwrap_err().code(), "invalid_field");
+        let mut v = incoming();
+        v["account"] = Value::Null;
+        v["conversation"]["account_id"] = json!(3);
+        assert!(matches!(event(v), Event::Incoming { .. }));
+        let mut v = incoming();
+        v.as_object_mut().unwrap().remove("id");
+        assert_eq!(parse(&v).unwrap_err().code(), "invalid_field");
+        assert_eq!(parse(&json!([1])).unwrap_err().code(), "invalid_field");
+    }
+}
