@@ -174,6 +174,21 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Reads a content file as UTF-8 text; a problem becomes a diagnostic on `rel` (the path
+/// shown to editors): `cannot read: …` or `invalid UTF-8 at byte N`.
+pub(crate) fn read_content(path: &Path, rel: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error_at(rel, "", 0, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::error_at(
+            rel,
+            "",
+            0,
+            format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
 /// Line and column (both from 1, column in characters) of a byte offset. Offsets past the
 /// end, or inside a character, are clamped.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {

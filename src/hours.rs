@@ -178,25 +178,11 @@ impl Calendar {
     /// Loads `data_dir/rules/calendar.toml`; `None` with diagnostics on any error.
     pub fn load(data_dir: &Path) -> (Option<Calendar>, Vec<Diagnostic>) {
         let rel = Path::new(CALENDAR_FILE);
-        match std::fs::read(data_dir.join(rel)) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(src) => Calendar::parse(rel, &src),
-                Err(e) => (
-                    None,
-                    vec![Diagnostic::error_at(
-                        rel,
-                        "",
-                        0,
-                        format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
-                    )],
-                ),
-            },
-            Err(e) => (
+        match crate::error::read_content(&data_dir.join(rel), rel) {
+            Ok(src) => Calendar::parse(rel, &src),
+            Err(d) => (
                 None,
-                vec![
-                    Diagnostic::error_at(rel, "", 0, format!("cannot read: {e}"))
-                        .with_hint("business hours and holidays live in rules/calendar.toml"),
-                ],
+                vec![d.with_hint("business hours and holidays live in rules/calendar.toml")],
             ),
         }
     }

@@ -134,19 +134,10 @@ impl Locales {
             let lang_ids = ids.entry(lang).or_default();
             for file in files {
                 let rel = rel_dir.join(file.file_name().unwrap_or_default());
-                let source = match std::fs::read(&file).map(String::from_utf8) {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(_)) => {
-                        diags.push(Diagnostic::error_at(&rel, "", 0, "invalid UTF-8"));
-                        continue;
-                    }
-                    Err(e) => {
-                        diags.push(Diagnostic::error_at(
-                            &rel,
-                            "",
-                            0,
-                            format!("cannot read: {e}"),
-                        ));
+                let source = match crate::error::read_content(&file, &rel) {
+                    Ok(s) => s,
+                    Err(d) => {
+                        diags.push(d);
                         continue;
                     }
                 };

@@ -540,24 +540,10 @@ impl RuleSet {
         let mut seen: HashMap<String, String> = HashMap::new();
         for file in files {
             let rel = PathBuf::from("rules").join(file.file_name().unwrap_or_default());
-            let src = match std::fs::read(&file).map(String::from_utf8) {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    diags.push(Diagnostic::error_at(
-                        &rel,
-                        "",
-                        0,
-                        format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    diags.push(Diagnostic::error_at(
-                        &rel,
-                        "",
-                        0,
-                        format!("cannot read: {e}"),
-                    ));
+            let src = match crate::error::read_content(&file, &rel) {
+                Ok(s) => s,
+                Err(d) => {
+                    diags.push(d);
                     continue;
                 }
             };
@@ -612,17 +598,10 @@ fn load_queues(data_dir: &Path, diags: &mut Vec<Diagnostic>) -> BTreeMap<String,
         queues: BTreeMap<String, String>,
     }
     let rel = Path::new("rules/queues.toml");
-    let src = match std::fs::read(data_dir.join(rel)).map(String::from_utf8) {
-        Ok(Ok(s)) => s,
-        Ok(Err(_)) => {
-            diags.push(Diagnostic::error_at(rel, "", 0, "invalid UTF-8"));
-            return BTreeMap::new();
-        }
-        Err(e) => {
-            diags.push(
-                Diagnostic::error_at(rel, "", 0, format!("cannot read: {e}"))
-                    .with_hint("list the queues of people as [queues] id = \"description\""),
-            );
+    let src = match crate::error::read_content(&data_dir.join(rel), rel) {
+        Ok(s) => s,
+        Err(d) => {
+            diags.push(d.with_hint("list the queues of people as [queues] id = \"description\""));
             return BTreeMap::new();
         }
     };
