@@ -240,7 +240,7 @@ pub(crate) fn render(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<Strin
     // Body.
     match &scene.body {
         Body::Answer { text, problem, .. } => {
-            if *problem {
+            if *problem && !opens_with_apology(text) {
                 parts.push(say.msg("empathy", &[]));
             }
             parts.push(text.to_string());
@@ -305,6 +305,25 @@ pub(crate) fn render(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<Strin
     (parts.join(sep), say.missing)
 }
 
+/// True when a knowledge answer already starts by apologizing, so the empathy line would
+/// say the same thing twice.
+fn opens_with_apology(answer: &str) -> bool {
+    const APOLOGIES: &[&str] = &[
+        "sorry",
+        "apologi",
+        "λυπουμαστε",
+        "λυπαμαι",
+        "συγγνωμη",
+        "సారీ",
+        "క్షమించ",
+        "చింతిస్తున్న",
+        "అయ్యో",
+    ];
+    let start: String = answer.chars().take(90).collect();
+    let n = crate::text::normalize(&start);
+    APOLOGIES.iter().any(|a| n.contains(a))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +335,18 @@ mod tests {
         assert_eq!(DayPart::of_hour(12), DayPart::Afternoon);
         assert_eq!(DayPart::of_hour(17), DayPart::Evening);
         assert_eq!(DayPart::of_hour(22), DayPart::Night);
+    }
+
+    #[test]
+    fn apologies_are_not_doubled() {
+        assert!(opens_with_apology(
+            "We're very sorry your parcel arrived damaged."
+        ));
+        assert!(opens_with_apology("Λυπούμαστε πολύ για την καθυστέρηση"));
+        assert!(opens_with_apology("సారీ, పార్సెల్ లేట్ అయినందుకు!"));
+        assert!(!opens_with_apology(
+            "Don't worry: when we miss you, we send a notice."
+        ));
     }
 
     #[test]
