@@ -118,13 +118,18 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory().map_err(db_err)?)
     }
 
-    fn init(conn: Connection) -> Result<SqliteStore, Error> {
+    fn init(mut conn: Connection) -> Result<SqliteStore, Error> {
         // Concurrent runs wait for each other instead of failing at once.
         conn.busy_timeout(Duration::from_secs(15)).map_err(db_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .or_else(|_| conn.pragma_update(None, "journal_mode", "DELETE"))
             .map_err(db_err)?;
-        conn.execute_batch(
+        // The schema is set up in one IMMEDIATE transaction: processes that open a new
+        // database at the same moment take turns instead of racing on CREATE and ALTER.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS auto_reply (
                  sender TEXT NOT NULL,
                  sent_at INTEGER NOT NULL
@@ -141,12 +146,13 @@ impl SqliteStore {
                  next_at INTEGER NOT NULL,
                  attempts INTEGER NOT NULL DEFAULT 0,
                  last_error TEXT,
-                 delivered_at INTEGER
+                 delivered_at INTEGER,
+                 gave_up_at INTEGER
              );",
         )
         .map_err(db_err)?;
         // Databases made before the outbox could give up lack the column.
-        let has_gave_up: bool = conn
+        let has_gave_up: bool = tx
             .query_row(
                 "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'gave_up_at'",
                 [],
@@ -155,9 +161,10 @@ impl SqliteStore {
             .map_err(db_err)?
             > 0;
         if !has_gave_up {
-            conn.execute_batch("ALTER TABLE outbox ADD COLUMN gave_up_at INTEGER")
+            tx.execute_batch("ALTER TABLE outbox ADD COLUMN gave_up_at INTEGER")
                 .map_err(db_err)?;
         }
+        tx.commit().map_err(db_err)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
