@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn sessions_expire_after_their_ttl() {
-        let store = SessionStore::new(Duration::from_millis(30), 10);
+        let store = SessionStore::new(Duration::from_millis(300), 10);
         store.put(
             "a",
             Session {
@@ -131,7 +131,7 @@ mod tests {
             },
         );
         assert_eq!(store.get("a").turns, 3);
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(600));
         assert_eq!(store.get("a"), Session::default());
     }
 
