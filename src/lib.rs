@@ -5,7 +5,9 @@
 //!
 //! ```text
 //! Message ─▶ normalize ─▶ detect language ─▶ retrieve ─▶ decide ─▶ render ─▶ Reply
-//!            (text)        (detect)           (retrieve)  (engine)  (locale)
+//!            (text)        (detect)           (retrieve)  (rules,    (render,
+//!                                                          hours,     locale)
+//!                                                          session)
 //! ```
 //!
 //! ## Quick start
@@ -13,7 +15,7 @@
 //! ```
 //! use sahaya::{Decision, Engine, Formality, Message};
 //!
-//! // A data directory holds knowledge/ and locales/ (the repository root ships one).
+//! // A data directory holds knowledge/, locales/ and rules/ (the repository root ships one).
 //! let engine = Engine::load(env!("CARGO_MANIFEST_DIR"))?;
 //!
 //! let reply = engine.respond(&Message::new("Πού είναι το δέμα μου;"));
@@ -30,6 +32,31 @@
 //! // The reply serializes to the JSON of the HTTP API.
 //! let json = serde_json::to_string(&reply).unwrap();
 //! assert!(json.contains(r#""decision":"answer""#));
+//! # Ok::<(), sahaya::Error>(())
+//! ```
+//!
+//! ## Rules, sessions and business hours
+//!
+//! ```
+//! use sahaya::{Decision, Engine, Message};
+//!
+//! let engine = Engine::load(env!("CARGO_MANIFEST_DIR"))?;
+//! let msg = Message {
+//!     text: "I want to talk to a human, please".into(),
+//!     session_id: Some("conversation-1".into()),
+//!     at: Some("2026-11-28T15:00:00+02:00".into()), // Saturday afternoon: closed
+//!     ..Message::default()
+//! };
+//! let reply = engine.respond(&msg);
+//! assert_eq!(reply.decision, Decision::Escalate);
+//! assert_eq!(reply.escalation.as_ref().unwrap().rule, "human_request");
+//! assert!(reply.after_hours); // the text says when a person is back: Monday 09:00
+//! assert!(reply.trace.iter().any(|t| t.starts_with("rule human_request")));
+//!
+//! // The bot stays quiet in that conversation until a person hands it back.
+//! let next = engine.respond(&Message { text: "hello?".into(), ..msg.clone() });
+//! assert_eq!(next.decision, Decision::Escalate);
+//! assert!(engine.hand_back("conversation-1"));
 //! # Ok::<(), sahaya::Error>(())
 //! ```
 //!
