@@ -140,6 +140,12 @@ impl Diagnostic {
         }
     }
 
+    /// A TOML parse or schema error of `src`, at the position the parser reports.
+    pub(crate) fn from_toml(path: &Path, source: &str, e: &toml::de::Error) -> Self {
+        let offset = e.span().map_or(0, |s| s.start);
+        Diagnostic::error_at(path, source, offset, e.message().trim())
+    }
+
     /// Adds a hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

@@ -193,8 +193,7 @@ impl Calendar {
         let raw: RawCalendar = match toml::from_str(src) {
             Ok(r) => r,
             Err(e) => {
-                let offset = e.span().map_or(0, |s| s.start);
-                diags.push(Diagnostic::error_at(rel, src, offset, e.message().trim()));
+                diags.push(Diagnostic::from_toml(rel, src, &e));
                 return (None, diags);
             }
         };

@@ -197,10 +197,8 @@ fn parse_topic(rel: &Path, bytes: &[u8], diags: &mut Vec<Diagnostic>) -> Option<
     let raw: RawTopic = match toml::from_str(src) {
         Ok(r) => r,
         Err(e) => {
-            let offset = e.span().map_or(0, |s| s.start);
-            let msg = e.message().trim().to_string();
-            let mut d = Diagnostic::error_at(rel, src, offset, msg.clone());
-            if msg.contains("unknown field") {
+            let mut d = Diagnostic::from_toml(rel, src, &e);
+            if d.message.contains("unknown field") {
                 d = d.with_hint(
                     "allowed keys: id, tags, en/el/te with question, alternates, romanized, keywords, answer, answer_informal",
                 );

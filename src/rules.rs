@@ -608,8 +608,7 @@ fn load_queues(data_dir: &Path, diags: &mut Vec<Diagnostic>) -> BTreeMap<String,
     match toml::from_str::<RawQueues>(&src) {
         Ok(q) => q.queues,
         Err(e) => {
-            let offset = e.span().map_or(0, |s| s.start);
-            diags.push(Diagnostic::error_at(rel, &src, offset, e.message().trim()));
+            diags.push(Diagnostic::from_toml(rel, &src, &e));
             BTreeMap::new()
         }
     }
@@ -711,10 +710,8 @@ fn parse_rules(
     let raw: RawFile = match toml::from_str(src) {
         Ok(r) => r,
         Err(e) => {
-            let offset = e.span().map_or(0, |s| s.start);
-            let msg = e.message().trim().to_string();
-            let mut d = Diagnostic::error_at(rel, src, offset, msg.clone());
-            if msg.contains("unknown field") {
+            let mut d = Diagnostic::from_toml(rel, src, &e);
+            if d.message.contains("unknown field") {
                 d = d.with_hint(format!(
                     "rule keys: id, priority, reason, when, then; condition keys: {CONDITION_KEYS}; actions: escalate, raise_priority, formal, message, tags, suppress_answer, stop"
                 ));
