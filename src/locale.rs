@@ -303,6 +303,7 @@ type Shapes = BTreeMap<String, Vec<(Lang, PathBuf, usize, usize, Shape)>>;
 /// Variables the engine passes to its messages.
 pub const ENGINE_VARS: &[&str] = &[
     "formality",
+    "channel",
     "part",
     "name",
     "when",

@@ -34,6 +34,15 @@ impl Channel {
             _ => Channel::Chat,
         }
     }
+
+    /// The value of `$channel` in Fluent messages: `chat`, `email` or `sms`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Chat => "chat",
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
 }
 
 /// Part of the day in the customer's local time.
@@ -124,6 +133,7 @@ impl Say<'_> {
     fn args(&self) -> FluentArgs<'static> {
         let mut a = FluentArgs::new();
         a.set("formality", self.scene.formality.as_str());
+        a.set("channel", self.scene.channel.as_str());
         let local = self.scene.now.with_timezone(&self.scene.tz);
         a.set("part", DayPart::of_hour(local.hour()).as_str());
         a
