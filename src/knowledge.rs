@@ -11,10 +11,14 @@ use serde_spanned::Spanned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+mod synonyms;
+pub use synonyms::{SynonymGroup, Synonyms};
+
 /// A loaded knowledge base.
 #[derive(Debug, Clone, Default)]
 pub struct KnowledgeBase {
     topics: Vec<Topic>,
+    synonyms: Synonyms,
 }
 
 /// One topic: an id, its tags and its text in every language.
@@ -74,6 +78,11 @@ impl KnowledgeBase {
         &self.topics
     }
 
+    /// The synonym groups of `knowledge/synonyms.toml` (none when the file is absent).
+    pub fn synonyms(&self) -> &Synonyms {
+        &self.synonyms
+    }
+
     /// A topic by id.
     pub fn get(&self, id: &str) -> Option<&Topic> {
         self.topics
@@ -82,7 +91,8 @@ impl KnowledgeBase {
             .map(|i| &self.topics[i])
     }
 
-    /// Reads every `*.toml` below `data_dir/knowledge`. Returns what could be loaded and
+    /// Reads every `*.toml` below `data_dir/knowledge` (`knowledge/synonyms.toml` holds the
+    /// synonym groups, every other file one topic). Returns what could be loaded and
     /// every problem found; topics with errors are left out.
     pub fn load(data_dir: &Path) -> (KnowledgeBase, Vec<Diagnostic>) {
         let root = data_dir.join("knowledge");
@@ -96,6 +106,9 @@ impl KnowledgeBase {
             return (KnowledgeBase::default(), diags);
         }
         files.sort();
+        let synonyms_file = root.join(synonyms::FILE_NAME);
+        files.retain(|f| *f != synonyms_file);
+        let synonyms = Synonyms::load(data_dir, &mut diags);
         let mut topics: Vec<Topic> = Vec::new();
         let mut seen: HashMap<String, (PathBuf, usize, usize)> = HashMap::new();
         for file in files {
@@ -141,7 +154,7 @@ impl KnowledgeBase {
             );
         }
         topics.sort_by(|a, b| a.id.cmp(&b.id));
-        (KnowledgeBase { topics }, diags)
+        (KnowledgeBase { topics, synonyms }, diags)
     }
 }
 

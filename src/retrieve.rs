@@ -8,10 +8,24 @@
 //! re-scored with an idf-weighted overlap that lies in [0, 1]: how much of the query the
 //! phrasing explains, and how much of the phrasing the query contains. A topic's
 //! confidence is that of its best phrasing.
+//!
+//! Beyond the analyzers, retrieval meets customers' wording in four ways:
+//! - synonym groups of `knowledge/synonyms.toml`: every word of a group becomes the group's
+//!   concept term, in phrasings and in messages;
+//! - every Telugu and Greek phrasing is also indexed transliterated into Latin letters, in
+//!   the romanized fields, so romanized messages meet all native phrasings;
+//! - an English word typed in Latin letters inside Telugu text meets the same loanword
+//!   written in Telugu by its consonant skeleton (`parcel` ~ `పార్సెల్`);
+//! - an unknown word of five or more letters one edit away from a known word (a typo)
+//!   counts as that word, at a lower weight ([`fuzzy`]).
+
+mod fuzzy;
 
 use crate::knowledge::KnowledgeBase;
 use crate::lang::Lang;
-use crate::text::{Analyzer, Term, TermKind};
+use crate::text::translit::{greek_to_latin, telugu_to_latin};
+use crate::text::{normalize, Analyzer, Term, TermKind};
+use fuzzy::FuzzyIndex;
 use crate::Error;
 use std::collections::{HashMap, HashSet};
 use tantivy::collector::TopDocs;
@@ -39,6 +53,12 @@ const PHRASING_SHARE: f32 = 0.5;
 const VOCABULARY_SHARE: f32 = 0.3;
 /// Share of the query found in the topic's answer.
 const ANSWER_SHARE: f32 = 0.2;
+/// Weight of a loanword's consonant skeleton relative to a whole word.
+const SOUND_WEIGHT: f32 = 0.8;
+/// Weight of a known word matched through a typo, relative to the word itself.
+const FUZZY_FACTOR: f32 = 0.7;
+/// The tantivy tokenizer of every field: phrasings are indexed as their analyzed terms.
+const TERMS_TOKENIZER: &str = "sahaya_terms";
 
 /// Where a phrasing comes from in the knowledge file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +69,8 @@ pub enum PhrasingKind {
     Alternate,
     /// A Latin-letter phrasing of Greek or Telugu.
     Romanized,
+    /// A Greek or Telugu phrasing transliterated into Latin letters by the index.
+    Transliterated,
     /// A keyword.
     Keyword,
     /// The answer text (indexed for recall; scored separately).
@@ -87,12 +109,27 @@ struct FieldData {
     topics: Vec<TopicTerms>,
     /// Per term id: the phrasings (answers excluded) that have it, sorted.
     postings: Vec<Vec<u32>>,
+    /// Word key → concept term of its synonym group.
+    concepts: HashMap<Term, Term>,
+    /// Known words (and synonyms) by their one-deletion forms, for typos.
+    fuzzy: FuzzyIndex,
+}
+
+impl FieldData {
+    /// The term a word key is indexed and searched as: its concept, if it has one.
+    fn canonical(&self, key: Term) -> Term {
+        match self.concepts.get(&key) {
+            Some(concept) => concept.clone(),
+            None => key,
+        }
+    }
 }
 
 fn kind_weight(term: &str) -> f32 {
     match TermKind::of(term) {
-        TermKind::Word => 1.0,
+        TermKind::Word | TermKind::Concept => 1.0,
         TermKind::Gram => GRAM_WEIGHT,
+        TermKind::Sound => SOUND_WEIGHT,
     }
 }
 
@@ -135,24 +172,24 @@ impl std::fmt::Debug for Retriever {
     }
 }
 
-/// A tantivy tokenizer that emits the terms of a Sahaya [`Analyzer`].
-#[derive(Clone)]
-struct SahayaTokenizer {
-    analyzer: Analyzer,
+/// A tantivy tokenizer for text that is already analyzed: the terms, separated by spaces.
+/// Analysis (stems, concepts, skeletons) happens once, in [`Retriever::build`].
+#[derive(Clone, Default)]
+struct TermsTokenizer {
     token: Token,
 }
 
 struct TermStream<'a> {
-    terms: std::vec::IntoIter<Term>,
+    terms: std::str::SplitAsciiWhitespace<'a>,
     token: &'a mut Token,
 }
 
-impl Tokenizer for SahayaTokenizer {
+impl Tokenizer for TermsTokenizer {
     type TokenStream<'a> = TermStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> TermStream<'a> {
         self.token.reset();
         TermStream {
-            terms: self.analyzer.analyze(text).into_iter(),
+            terms: text.split_ascii_whitespace(),
             token: &mut self.token,
         }
     }
@@ -162,7 +199,8 @@ impl TokenStream for TermStream<'_> {
     fn advance(&mut self) -> bool {
         match self.terms.next() {
             Some(t) => {
-                self.token.text = t;
+                self.token.text.clear();
+                self.token.text.push_str(t);
                 self.token.position = self.token.position.wrapping_add(1);
                 true
             }
@@ -195,32 +233,37 @@ impl Retriever {
         for a in Analyzer::ALL {
             let opts = TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer(a.name())
+                    .set_tokenizer(TERMS_TOKENIZER)
                     .set_index_option(IndexRecordOption::WithFreqs),
             );
             tantivy_fields.insert(a, schema.add_text_field(field_name(a), opts));
         }
         let pid_field = schema.add_u64_field("pid", FAST);
         let index = Index::create_in_ram(schema.build());
-        for a in Analyzer::ALL {
-            index.tokenizers().register(
-                a.name(),
-                TextAnalyzer::from(SahayaTokenizer {
-                    analyzer: a,
-                    token: Token::default(),
-                }),
-            );
-        }
+        index
+            .tokenizers()
+            .register(TERMS_TOKENIZER, TextAnalyzer::from(TermsTokenizer::default()));
+        let concepts = concept_maps(kb);
 
         // Every phrasing of every topic, analyzed once.
-        let mut raw: Vec<(usize, PhrasingKind, Analyzer, String, Vec<Term>)> = Vec::new();
+        let mut raw: Vec<(usize, PhrasingKind, Analyzer, Vec<Term>)> = Vec::new();
         for (ti, topic) in kb.topics().iter().enumerate() {
             for lang in Lang::ALL {
                 let t = topic.text(lang);
                 let native = lang.analyzer();
                 let mut add = |kind, analyzer: Analyzer, text: &str| {
-                    let terms = distinct(analyzer.analyze(text));
-                    raw.push((ti, kind, analyzer, text.to_string(), terms));
+                    let map = &concepts[&analyzer];
+                    let terms = distinct(
+                        analyzer
+                            .index_terms(text)
+                            .into_iter()
+                            .map(|t| match map.get(&t) {
+                                Some(c) if TermKind::of(&t) == TermKind::Word => c.clone(),
+                                _ => t,
+                            })
+                            .collect(),
+                    );
+                    raw.push((ti, kind, analyzer, terms));
                 };
                 add(PhrasingKind::Question, native, &t.question);
                 for a in &t.alternates {
@@ -232,6 +275,20 @@ impl Retriever {
                 if let Some(latin) = lang.romanized_analyzer() {
                     for r in &t.romanized {
                         add(PhrasingKind::Romanized, latin, r);
+                    }
+                    let transliterate = match lang {
+                        Lang::Te => telugu_to_latin,
+                        _ => greek_to_latin,
+                    };
+                    let native_phrasings = std::iter::once(&t.question)
+                        .chain(&t.alternates)
+                        .chain(&t.keywords);
+                    for p in native_phrasings {
+                        add(
+                            PhrasingKind::Transliterated,
+                            latin,
+                            &transliterate(&normalize(p)),
+                        );
                     }
                 }
                 add(PhrasingKind::Answer, native, &t.answer);
@@ -256,11 +313,13 @@ impl Retriever {
                         .map(|_| TopicTerms::default())
                         .collect(),
                     postings: Vec::new(),
+                    concepts: concepts[&a].clone(),
+                    fuzzy: FuzzyIndex::default(),
                 },
             );
         }
         let mut phrasings = Vec::with_capacity(raw.len());
-        for (pid, (topic, kind, analyzer, _, terms)) in raw.iter().enumerate() {
+        for (pid, (topic, kind, analyzer, terms)) in raw.iter().enumerate() {
             let fd = fields
                 .get_mut(analyzer)
                 .expect("every analyzer has a field");
@@ -314,12 +373,32 @@ impl Retriever {
             fd.weights = weights;
             fd.unknown_word = idf(1) * UNKNOWN_WORD_FACTOR;
             fd.unknown_gram = idf(1) * GRAM_WEIGHT;
+            let mut fuzzy = FuzzyIndex::default();
+            let mut words: Vec<(&Term, TermId)> = fd
+                .ids
+                .iter()
+                .filter(|(t, _)| TermKind::of(t) == TermKind::Word)
+                .map(|(t, &id)| (t, id))
+                .collect();
+            words.sort_unstable_by_key(|&(_, id)| id);
+            for (t, id) in words {
+                fuzzy.insert(t, id);
+            }
+            // A misspelt synonym counts as its concept.
+            let mut members: Vec<(&Term, &Term)> = fd.concepts.iter().collect();
+            members.sort_unstable();
+            for (key, concept) in members {
+                if let Some(&id) = fd.ids.get(concept) {
+                    fuzzy.insert(key, id);
+                }
+            }
+            fd.fuzzy = fuzzy;
         }
-        for (p, (_, _, analyzer, _, _)) in phrasings.iter_mut().zip(&raw) {
+        for (p, (_, _, analyzer, _)) in phrasings.iter_mut().zip(&raw) {
             let fd = &fields[analyzer];
             p.total_weight = p.terms.iter().map(|&id| fd.weights[id as usize]).sum();
         }
-        for (pid, (p, (_, _, analyzer, _, _))) in phrasings.iter().zip(&raw).enumerate() {
+        for (pid, (p, (_, _, analyzer, _))) in phrasings.iter().zip(&raw).enumerate() {
             if p.kind == PhrasingKind::Answer {
                 continue;
             }
@@ -335,9 +414,9 @@ impl Retriever {
         }
 
         let mut writer = index.writer_with_num_threads(1, 32_000_000)?;
-        for (pid, (_, _, analyzer, text, _)) in raw.iter().enumerate() {
+        for (pid, (_, _, analyzer, terms)) in raw.iter().enumerate() {
             writer.add_document(
-                doc!(tantivy_fields[analyzer] => text.as_str(), pid_field => pid as u64),
+                doc!(tantivy_fields[analyzer] => terms.join(" "), pid_field => pid as u64),
             )?;
         }
         writer.commit()?;
@@ -362,15 +441,40 @@ impl Retriever {
     /// Analyzes normalized text for the field of `analyzer`, as queries do: every term counts
     /// for scoring, but tantivy is asked only for known words and for the n-grams of words
     /// the field does not know (typos, unseen inflections), which keeps the query small.
+    ///
+    /// A word the field does not know may still be found: as a loanword by its sound (Latin
+    /// letters in Telugu text), or as a typo of a known word or synonym; it then counts as
+    /// that term, without its n-grams.
     pub fn prepare(&self, analyzer: Analyzer, normalized: &str) -> PreparedQuery {
         let fd = &self.fields[&analyzer];
         let mut q = PreparedQuery::default();
         let mut seen: HashSet<Term> = HashSet::new();
         for word in crate::text::words(normalized).take(MAX_QUERY_WORDS) {
-            let terms = analyzer.analyze_normalized(word, 1);
-            let word_known = terms
-                .last()
-                .is_some_and(|t| TermKind::of(t) == TermKind::Word && fd.ids.contains_key(t));
+            let mut terms = analyzer.analyze_normalized(word, 1);
+            let key = match terms.pop() {
+                Some(t) if TermKind::of(&t) == TermKind::Word => fd.canonical(t),
+                Some(t) => {
+                    terms.push(t);
+                    String::new()
+                }
+                None => String::new(),
+            };
+            let word_known = fd.ids.contains_key(&key);
+            if !key.is_empty() && !word_known {
+                if let Some((term, weight)) = self.rescue(analyzer, word, &key) {
+                    if seen.insert(term.clone()) {
+                        if let Some(&id) = fd.ids.get(&term) {
+                            q.known.push((id, weight));
+                            q.total_weight += weight;
+                            q.search_terms.push(term);
+                        }
+                    }
+                    continue;
+                }
+            }
+            if !key.is_empty() {
+                terms.push(key);
+            }
             for t in terms {
                 if !seen.insert(t.clone()) {
                     continue;
@@ -381,21 +485,49 @@ impl Retriever {
                         let w = fd.weights[id as usize];
                         q.known.push((id, w));
                         q.total_weight += w;
-                        if kind == TermKind::Word || !word_known {
+                        if kind != TermKind::Gram || !word_known {
                             q.search_terms.push(t);
                         }
                     }
                     None => {
                         q.total_weight += match kind {
-                            TermKind::Word => fd.unknown_word,
                             TermKind::Gram => fd.unknown_gram,
+                            _ => fd.unknown_word,
                         };
                     }
                 }
             }
         }
         q.known.sort_unstable_by_key(|(id, _)| *id);
+        q.known.dedup_by_key(|(id, _)| *id);
         q
+    }
+
+    /// A known term for a word the field does not know, with the weight it counts for: the
+    /// loanword skeleton of a Latin word in Telugu text, else the known word or synonym one
+    /// edit away (preferring the same first letter, then the more common word).
+    fn rescue(&self, analyzer: Analyzer, word: &str, key: &str) -> Option<(Term, f32)> {
+        let fd = &self.fields[&analyzer];
+        for sound in analyzer.query_sound_keys(word) {
+            if let Some(&id) = fd.ids.get(&sound) {
+                return Some((sound, fd.weights[id as usize]));
+            }
+        }
+        if TermKind::of(key) != TermKind::Word {
+            return None;
+        }
+        let first = key.chars().next();
+        let (id, _) = fd.fuzzy.lookup(key).into_iter().min_by(|a, b| {
+            let same = |k: &[char]| k.first().copied() != first;
+            same(a.1)
+                .cmp(&same(b.1))
+                .then(fd.weights[a.0 as usize].total_cmp(&fd.weights[b.0 as usize]))
+        })?;
+        let term = fd
+            .ids
+            .iter()
+            .find_map(|(t, &i)| (i == id).then(|| t.clone()))?;
+        Some((term, fd.weights[id as usize] * FUZZY_FACTOR))
     }
 
     fn tantivy_query(&self, analyzer: Analyzer, terms: &[Term]) -> BooleanQuery {
@@ -539,6 +671,25 @@ fn overlap(query: &[(TermId, f32)], ids: &[TermId]) -> f32 {
         }
     }
     sum
+}
+
+/// Per analyzer: the word key of every synonym → the concept term of its group. A key that
+/// two groups share (two words with one stem) stays with the first group.
+fn concept_maps(kb: &KnowledgeBase) -> HashMap<Analyzer, HashMap<Term, Term>> {
+    let mut maps: HashMap<Analyzer, HashMap<Term, Term>> = HashMap::new();
+    for a in Analyzer::ALL {
+        let map = maps.entry(a).or_default();
+        for group in kb.synonyms().groups() {
+            let concept = TermKind::concept_term(&group.name);
+            for word in &group.words {
+                let key = a.word_key(word);
+                if !key.is_empty() {
+                    map.entry(key).or_insert_with(|| concept.clone());
+                }
+            }
+        }
+    }
+    maps
 }
 
 fn distinct(terms: Vec<Term>) -> Vec<Term> {

@@ -1,6 +1,6 @@
 //! Per-language analyzers: normalized text in, index terms out.
 
-use super::{greek, normalize, romanized, telugu, words};
+use super::{greek, normalize, romanized, telugu, translit, words};
 use frostem::{Algorithm, Stemmer};
 use std::sync::OnceLock;
 
@@ -11,6 +11,10 @@ const GRAM: usize = 3;
 const GRAM_MIN_WORD: usize = 4;
 /// Marks n-gram terms so they never collide with a word term in the same field.
 const GRAM_MARK: char = '#';
+/// Marks concept terms (a synonym group of `knowledge/synonyms.toml`).
+const CONCEPT_MARK: char = '=';
+/// Marks the consonant skeleton of a loanword.
+const SOUND_MARK: char = '~';
 
 /// What a term stands for; n-grams weigh less than whole words when scoring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,16 +23,26 @@ pub enum TermKind {
     Word,
     /// A character n-gram of a word.
     Gram,
+    /// A synonym group: every word of the group stands for it.
+    Concept,
+    /// The consonant skeleton of a loanword (`~prsl` for `parcel` and `పార్సెల్`).
+    Sound,
 }
 
 impl TermKind {
     /// The kind of an analyzed term.
     pub fn of(term: &str) -> TermKind {
-        if term.starts_with(GRAM_MARK) {
-            TermKind::Gram
-        } else {
-            TermKind::Word
+        match term.chars().next() {
+            Some(GRAM_MARK) => TermKind::Gram,
+            Some(CONCEPT_MARK) => TermKind::Concept,
+            Some(SOUND_MARK) => TermKind::Sound,
+            _ => TermKind::Word,
         }
+    }
+
+    /// The term that stands for the synonym group `name`.
+    pub fn concept_term(name: &str) -> Term {
+        format!("{CONCEPT_MARK}{name}")
     }
 }
 
@@ -77,14 +91,57 @@ impl Analyzer {
     }
 
     /// The word term of one normalized word (its stem or folded form), without n-grams.
+    /// English words inside Greek or Telugu text get the English stem.
     pub fn word_key(self, word: &str) -> Term {
         match self {
             Analyzer::English => english_stemmer().stem(word).into_owned(),
+            Analyzer::Greek | Analyzer::Telugu if word.is_ascii() => {
+                english_stemmer().stem(word).into_owned()
+            }
             Analyzer::Greek => greek::stem(word),
             Analyzer::Telugu => telugu::stem(word).to_string(),
             Analyzer::Greeklish => romanized::fold_greeklish(word),
-            Analyzer::TeluguLatin => romanized::fold_telugu(word),
+            Analyzer::TeluguLatin => {
+                romanized::strip_telugu_suffix(&romanized::fold_telugu(word)).to_string()
+            }
         }
+    }
+
+    /// The sound terms (consonant skeletons) a query word can match in this field: for a
+    /// word in Latin letters inside Telugu text, the skeleton of the word and of the word
+    /// without a plural `s` (`parcels` → `~prsls`, `~prsl`). Empty for other fields and words.
+    pub fn query_sound_keys(self, word: &str) -> Vec<Term> {
+        if self != Analyzer::Telugu || !word.is_ascii() {
+            return Vec::new();
+        }
+        let mut keys: Vec<Term> = Vec::new();
+        let singular = word.strip_suffix('s').filter(|w| w.len() >= 4);
+        for w in std::iter::once(word).chain(singular) {
+            let skeleton = translit::skeleton_latin(w);
+            if skeleton.chars().count() >= translit::MIN_SKELETON {
+                let key = format!("{SOUND_MARK}{skeleton}");
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        keys
+    }
+
+    /// Terms of a knowledge phrasing: [`Analyzer::analyze`], plus the sound term of every
+    /// Telugu word in the Telugu field, for English loanwords typed in Latin letters to meet.
+    pub fn index_terms(self, text: &str) -> Vec<Term> {
+        let normalized = normalize(text);
+        let mut terms = self.analyze_normalized(&normalized, usize::MAX);
+        if self == Analyzer::Telugu {
+            for word in words(&normalized) {
+                let skeleton = translit::skeleton_telugu(telugu::stem(word));
+                if skeleton.chars().count() >= translit::MIN_SKELETON {
+                    terms.push(format!("{SOUND_MARK}{skeleton}"));
+                }
+            }
+        }
+        terms
     }
 
     /// Terms of already [`normalize`]d text, looking at no more than `max_words` words.
@@ -140,8 +197,8 @@ mod tests {
         let with_zwnj = words_of(Analyzer::Telugu, "నా పార్సెల్‌ను ట్రాక్ చేయాలి");
         let without = words_of(Analyzer::Telugu, "నా పార్సెల్ను ట్రాక్ చేయాలి");
         assert_eq!(with_zwnj, without);
-        assert!(with_zwnj.contains(&"పార్సెల్".to_string()));
-        assert!(with_zwnj.contains(&"ట్రాక్".to_string()));
+        assert!(with_zwnj.contains(&Analyzer::Telugu.word_key("పార్సెల్")));
+        assert!(with_zwnj.contains(&Analyzer::Telugu.word_key("ట్రాక్")));
         assert_eq!(
             words_of(Analyzer::Telugu, "లైన్‌ను"),
             words_of(Analyzer::Telugu, "లైన్ను")
@@ -187,7 +244,8 @@ mod tests {
     fn mixed_script_input_keeps_every_word() {
         let terms = words_of(Analyzer::Greek, "το tracking δεν δουλεύει");
         assert_eq!(terms.len(), 4);
-        assert!(terms.contains(&"tracking".to_string()));
+        // English inside Greek gets the English stem.
+        assert!(terms.contains(&"track".to_string()));
     }
 
     #[test]
@@ -203,11 +261,51 @@ mod tests {
     }
 
     #[test]
+    fn inflected_loanwords_meet_without_zwnj() {
+        assert_eq!(
+            words_of(Analyzer::Telugu, "పార్సెల్‌ను ఇంకా రాలేదు"),
+            words_of(Analyzer::Telugu, "పార్సెల్ను ఇంకా రాలేదు")
+        );
+        assert_eq!(
+            words_of(Analyzer::Telugu, "ట్రాకింగ్లో"),
+            words_of(Analyzer::Telugu, "ట్రాకింగ్")
+        );
+    }
+
+    #[test]
+    fn latin_loanwords_in_telugu_meet_by_sound() {
+        let indexed = Analyzer::Telugu.index_terms("నా పార్సెల్‌ను ట్రాక్ చేయాలి");
+        for query in ["parcel", "parcels"] {
+            let keys = Analyzer::Telugu.query_sound_keys(query);
+            assert!(keys.iter().any(|k| indexed.contains(k)), "{query}: {keys:?}");
+        }
+        assert!(Analyzer::Telugu.query_sound_keys("పార్సెల్").is_empty());
+        assert!(Analyzer::English.query_sound_keys("parcel").is_empty());
+        assert!(Analyzer::Telugu.query_sound_keys("ok").is_empty());
+        // English words inside Telugu are stemmed as English.
+        assert_eq!(
+            Analyzer::Telugu.word_key("parcels"),
+            Analyzer::English.word_key("parcel")
+        );
+    }
+
+    #[test]
+    fn romanized_telugu_case_endings_meet() {
+        assert_eq!(
+            words_of(Analyzer::TeluguLatin, "naa parcelni track cheyali"),
+            words_of(Analyzer::TeluguLatin, "naa parcel track cheyyali")
+        );
+    }
+
+    #[test]
     fn grams_are_marked() {
         let terms = Analyzer::English.analyze("parcel");
         assert!(terms.contains(&"#^pa".to_string()));
         assert!(terms.contains(&"#cel".to_string()));
         assert_eq!(TermKind::of("#cel"), TermKind::Gram);
         assert_eq!(TermKind::of("parcel"), TermKind::Word);
+        assert_eq!(TermKind::of("=parcel"), TermKind::Concept);
+        assert_eq!(TermKind::of("~prsl"), TermKind::Sound);
+        assert_eq!(TermKind::concept_term("parcel"), "=parcel");
     }
 }

@@ -10,6 +10,7 @@ mod greek;
 pub(crate) mod romanized;
 mod script;
 mod telugu;
+pub(crate) mod translit;
 
 pub use analyzer::{Analyzer, Term, TermKind};
 pub use script::{dominant_script, Script};
