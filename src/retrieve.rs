@@ -17,7 +17,7 @@
 //! - an English word typed in Latin letters inside Telugu text meets the same loanword
 //!   written in Telugu by its consonant skeleton (`parcel` ~ `పార్సెల్`);
 //! - an unknown word of five or more letters one edit away from a known word (a typo)
-//!   counts as that word, at a lower weight ([`fuzzy`]).
+//!   counts as that word, at a lower weight.
 
 mod fuzzy;
 
@@ -25,8 +25,8 @@ use crate::knowledge::KnowledgeBase;
 use crate::lang::Lang;
 use crate::text::translit::{greek_to_latin, telugu_to_latin};
 use crate::text::{normalize, Analyzer, Term, TermKind};
-use fuzzy::FuzzyIndex;
 use crate::Error;
+use fuzzy::FuzzyIndex;
 use std::collections::{HashMap, HashSet};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
@@ -35,22 +35,22 @@ use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{doc, DocAddress, Index, Searcher};
 
 /// Candidates fetched from tantivy before re-scoring.
-const CANDIDATES: usize = 32;
+const CANDIDATES: usize = 96;
 /// Candidate topics re-scored per query.
-const MAX_TOPICS: usize = 12;
+const MAX_TOPICS: usize = 24;
 /// Words of a message that are looked at.
 pub(crate) const MAX_QUERY_WORDS: usize = 64;
 /// Weight of an n-gram relative to a whole word of the same rarity.
-const GRAM_WEIGHT: f32 = 0.12;
+const GRAM_WEIGHT: f32 = 0.2;
 /// Keywords are short and match often: their confidence is discounted.
 const KEYWORD_FACTOR: f32 = 0.85;
 /// A word no topic uses weighs more than the rarest known word: a message about
 /// something else (weather, jokes, recipes) is mostly such words.
 const UNKNOWN_WORD_FACTOR: f32 = 1.5;
 /// Share of the best single phrasing in a topic's confidence.
-const PHRASING_SHARE: f32 = 0.5;
+const PHRASING_SHARE: f32 = 0.4;
 /// Share of the query found anywhere in the topic's phrasings.
-const VOCABULARY_SHARE: f32 = 0.3;
+const VOCABULARY_SHARE: f32 = 0.4;
 /// Share of the query found in the topic's answer.
 const ANSWER_SHARE: f32 = 0.2;
 /// Weight of a loanword's consonant skeleton relative to a whole word.
@@ -103,6 +103,8 @@ struct FieldData {
     ids: HashMap<Term, TermId>,
     /// Weight per term id: idf over topics times the term kind's weight.
     weights: Vec<f32>,
+    /// The term of every term id.
+    names: Vec<Term>,
     /// Weight of a word and of an n-gram that no topic has.
     unknown_word: f32,
     unknown_gram: f32,
@@ -240,9 +242,10 @@ impl Retriever {
         }
         let pid_field = schema.add_u64_field("pid", FAST);
         let index = Index::create_in_ram(schema.build());
-        index
-            .tokenizers()
-            .register(TERMS_TOKENIZER, TextAnalyzer::from(TermsTokenizer::default()));
+        index.tokenizers().register(
+            TERMS_TOKENIZER,
+            TextAnalyzer::from(TermsTokenizer::default()),
+        );
         let concepts = concept_maps(kb);
 
         // Every phrasing of every topic, analyzed once.
@@ -307,6 +310,7 @@ impl Retriever {
                     field: tantivy_fields[&a],
                     ids: HashMap::new(),
                     weights: Vec::new(),
+                    names: Vec::new(),
                     unknown_word: 0.0,
                     unknown_gram: 0.0,
                     topics: (0..kb.topics().len())
@@ -371,6 +375,11 @@ impl Retriever {
                 weights[id as usize] = idf(df[id as usize]) * kind_weight(term);
             }
             fd.weights = weights;
+            let mut names = vec![Term::new(); fd.ids.len()];
+            for (term, &id) in &fd.ids {
+                names[id as usize] = term.clone();
+            }
+            fd.names = names;
             fd.unknown_word = idf(1) * UNKNOWN_WORD_FACTOR;
             fd.unknown_gram = idf(1) * GRAM_WEIGHT;
             let mut fuzzy = FuzzyIndex::default();
@@ -518,16 +527,15 @@ impl Retriever {
         }
         let first = key.chars().next();
         let (id, _) = fd.fuzzy.lookup(key).into_iter().min_by(|a, b| {
-            let same = |k: &[char]| k.first().copied() != first;
-            same(a.1)
-                .cmp(&same(b.1))
+            let other_first = |k: &[char]| k.first().copied() != first;
+            other_first(a.1)
+                .cmp(&other_first(b.1))
                 .then(fd.weights[a.0 as usize].total_cmp(&fd.weights[b.0 as usize]))
         })?;
-        let term = fd
-            .ids
-            .iter()
-            .find_map(|(t, &i)| (i == id).then(|| t.clone()))?;
-        Some((term, fd.weights[id as usize] * FUZZY_FACTOR))
+        Some((
+            fd.names[id as usize].clone(),
+            fd.weights[id as usize] * FUZZY_FACTOR,
+        ))
     }
 
     fn tantivy_query(&self, analyzer: Analyzer, terms: &[Term]) -> BooleanQuery {

@@ -167,7 +167,8 @@ mod tests {
 
     #[test]
     fn groups_are_read_in_file_order_and_normalized() {
-        let (s, d) = parse("refund = [\"refund\", \"ΕΠΙΣΤΡΟΦΉ\"]\nbox = [\"box\", \"κουτί\", \"కొరియర్‌\"]\n");
+        let (s, d) =
+            parse("refund = [\"refund\", \"ΕΠΙΣΤΡΟΦΉ\"]\nbox = [\"box\", \"κουτί\", \"కొరియర్‌\"]\n");
         assert!(d.is_empty(), "{d:?}");
         let names: Vec<_> = s.groups().iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["refund", "box"]);

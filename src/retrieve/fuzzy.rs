@@ -120,11 +120,20 @@ mod tests {
         idx.insert("deliveri", 1);
         idx.insert("refund", 2);
         idx.insert("track", 3);
-        let targets = |w: &str| idx.lookup(w).into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        let targets = |w: &str| {
+            idx.lookup(w)
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(targets("delivri"), [1]);
         assert_eq!(targets("delievri"), [1]);
         assert_eq!(targets("refnud"), [2]);
-        assert_eq!(targets("refund"), Vec::<u32>::new(), "exact words are not typos");
+        assert_eq!(
+            targets("refund"),
+            Vec::<u32>::new(),
+            "exact words are not typos"
+        );
         assert_eq!(targets("trakc"), [3]);
         assert_eq!(targets("weather"), Vec::<u32>::new());
         assert_eq!(targets("trak"), Vec::<u32>::new(), "too short to guess");

@@ -277,7 +277,10 @@ mod tests {
         let indexed = Analyzer::Telugu.index_terms("నా పార్సెల్‌ను ట్రాక్ చేయాలి");
         for query in ["parcel", "parcels"] {
             let keys = Analyzer::Telugu.query_sound_keys(query);
-            assert!(keys.iter().any(|k| indexed.contains(k)), "{query}: {keys:?}");
+            assert!(
+                keys.iter().any(|k| indexed.contains(k)),
+                "{query}: {keys:?}"
+            );
         }
         assert!(Analyzer::Telugu.query_sound_keys("పార్సెల్").is_empty());
         assert!(Analyzer::English.query_sound_keys("parcel").is_empty());

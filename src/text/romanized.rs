@@ -114,8 +114,8 @@ fn hard_c(word: &str) -> String {
 /// Case endings and postpositions of romanized Telugu, already folded (`nunchi` →
 /// `nunci`), longest first: `parcel ni`, `parcelni` and `parcel` meet.
 const LATIN_SUFFIXES: &[&str] = &[
-    "gurinci", "nunci", "nundi", "kosam", "lalo", "loni", "loki", "lonu", "lo", "ki", "ku",
-    "ni", "nu", "to", "lu",
+    "gurinci", "nunci", "nundi", "kosam", "lalo", "loni", "loki", "lonu", "lo", "ki", "ku", "ni",
+    "nu", "to", "lu",
 ];
 
 /// Fewest letters the rest of a romanized Telugu word keeps when a suffix is stripped.
