@@ -107,11 +107,20 @@ impl Analyzer {
         }
     }
 
-    /// The sound terms (consonant skeletons) a query word can match in this field: for a
-    /// word in Latin letters inside Telugu text, the skeleton of the word and of the word
-    /// without a plural `s` (`parcels` → `~prsls`, `~prsl`). Empty for other fields and words.
+    /// The sound terms (consonant skeletons) a query word can match in the Telugu field: for
+    /// a word in Latin letters, the skeleton of the word and of the word without a plural `s`
+    /// (`parcels` → `~prsls`, `~prsl`); for a Telugu word, its own skeleton when it has more
+    /// than three consonants, so a loanword spelt another way (`పార్శిల్`/`పార్సెల్`) still
+    /// meets. Empty for other fields. Only words the field does not know are looked up.
     pub fn query_sound_keys(self, word: &str) -> Vec<Term> {
-        if self != Analyzer::Telugu || !word.is_ascii() {
+        if self != Analyzer::Telugu {
+            return Vec::new();
+        }
+        if !word.is_ascii() {
+            let skeleton = translit::skeleton_telugu(telugu::stem(word));
+            if skeleton.chars().count() > translit::MIN_SKELETON {
+                return vec![format!("{SOUND_MARK}{skeleton}")];
+            }
             return Vec::new();
         }
         let mut keys: Vec<Term> = Vec::new();
@@ -282,7 +291,13 @@ mod tests {
                 "{query}: {keys:?}"
             );
         }
-        assert!(Analyzer::Telugu.query_sound_keys("పార్సెల్").is_empty());
+        // A loanword spelt another way in Telugu meets by sound too.
+        let other_spelling = Analyzer::Telugu.query_sound_keys("పార్శిల్‌ని");
+        assert!(
+            other_spelling.iter().any(|k| indexed.contains(k)),
+            "{other_spelling:?}"
+        );
+        assert!(Analyzer::Telugu.query_sound_keys("నా").is_empty());
         assert!(Analyzer::English.query_sound_keys("parcel").is_empty());
         assert!(Analyzer::Telugu.query_sound_keys("ok").is_empty());
         // English words inside Telugu are stemmed as English.
