@@ -515,10 +515,18 @@ impl Engine {
         let second = ranked.get(1).map_or(0.0, |s| s.confidence);
         let confidence = top.map_or(0.0, |s| s.confidence);
 
-        let out_of_scope = top
-            .filter(|t| t.confidence >= th.clarify)
-            .map(|t| &self.kb.topics()[t.topic])
-            .filter(|t| t.has_tag(OUT_OF_SCOPE));
+        let best = confidence;
+        let confident = best >= th.answer && best - second >= th.margin;
+        // Out of scope when an out-of-scope topic leads, or when one is among the close
+        // contenders of a message that is no confident answer: a menu would offer business
+        // topics for a message that is as much about something else.
+        let out_of_scope = ranked
+            .iter()
+            .enumerate()
+            .take_while(|(i, s)| *i == 0 || (!confident && best - s.confidence < th.margin))
+            .filter(|(_, s)| s.confidence >= th.clarify)
+            .map(|(_, s)| &self.kb.topics()[s.topic])
+            .find(|t| t.has_tag(OUT_OF_SCOPE));
         let searched = match top {
             Some(t) if out_of_scope.is_some() => {
                 trace.push(format!(
