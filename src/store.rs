@@ -34,6 +34,86 @@ pub struct OutboxItem {
     pub attempts: u32,
 }
 
+/// What [`Store::enqueue`] did with an escalation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued under this row id.
+    Queued(i64),
+    /// Not queued: the conversation already has [`Limits::max_per_conversation`] rows.
+    ConversationFull,
+    /// Not queued: [`Limits::max_pending`] rows are waiting for delivery.
+    QueueFull,
+    /// Not queued: the payload is larger than [`Limits::max_payload_bytes`].
+    TooLarge,
+}
+
+/// Bounds on what the state database accepts, so that a flood of requests cannot grow it
+/// without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest escalation payload, in bytes.
+    pub max_payload_bytes: usize,
+    /// Outbox rows one conversation may have (waiting, delivered or given up, until pruned).
+    pub max_per_conversation: u32,
+    /// Rows waiting for delivery across all conversations.
+    pub max_pending: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_payload_bytes: 256 * 1024,
+            max_per_conversation: 10,
+            max_pending: 10_000,
+        }
+    }
+}
+
+/// How long [`Store::prune`] keeps each kind of row, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Delivered outbox rows.
+    pub delivered_secs: i64,
+    /// Outbox rows given up on (kept longer, for a person to look at).
+    pub gave_up_secs: i64,
+    /// Delivery ids of help-desk events (a repeat of an older event is handled again).
+    pub delivery_keys_secs: i64,
+    /// The auto-reply memory. `sahaya mail` never prunes it below its interval (or a day,
+    /// for the daily cap), whatever is set here.
+    pub auto_reply_secs: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: i64 = 86_400;
+        Retention {
+            delivered_secs: 7 * DAY,
+            gave_up_secs: 30 * DAY,
+            delivery_keys_secs: 7 * DAY,
+            auto_reply_secs: 30 * DAY,
+        }
+    }
+}
+
+/// Rows removed by [`Store::prune`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Outbox rows (delivered or given up).
+    pub outbox: usize,
+    /// Delivery ids.
+    pub delivery_keys: usize,
+    /// Auto-reply memory rows.
+    pub auto_replies: usize,
+}
+
+impl Pruned {
+    /// Rows removed in all.
+    pub fn total(&self) -> usize {
+        self.outbox + self.delivery_keys + self.auto_replies
+    }
+}
+
 /// Durable state used by the channels.
 pub trait Store: Send + Sync {
     /// Records an auto-reply to `sender` at `now` unless one was sent within `interval`
@@ -49,8 +129,10 @@ pub trait Store: Send + Sync {
     /// Remembers a delivery id (e.g. a help-desk webhook event); false when already seen.
     fn first_delivery(&self, key: &str, now: i64) -> Result<bool, Error>;
 
-    /// Queues a payload for the escalation webhook.
-    fn enqueue(&self, payload: &str, now: i64) -> Result<i64, Error>;
+    /// Queues a payload for the escalation webhook, for the conversation `conversation`
+    /// (any stable key, e.g. `api:<session id>`; empty for a message outside a
+    /// conversation, which only the overall limit bounds), within the store's [`Limits`].
+    fn enqueue(&self, conversation: &str, payload: &str, now: i64) -> Result<Enqueued, Error>;
 
     /// Items due for (re)delivery at `now`, oldest first.
     fn due(&self, now: i64, limit: usize) -> Result<Vec<OutboxItem>, Error>;
@@ -68,6 +150,10 @@ pub trait Store: Send + Sync {
     /// Records a last failed attempt and stops retrying the item; the row is kept (with its
     /// error) for a person to look at.
     fn gave_up(&self, id: i64, now: i64, error: &str) -> Result<(), Error>;
+
+    /// Deletes rows older than `retention` allows: delivered and given-up outbox rows,
+    /// delivery ids and the auto-reply memory. Rows waiting for delivery are never pruned.
+    fn prune(&self, now: i64, retention: &Retention) -> Result<Pruned, Error>;
 }
 
 /// The state of one outbox row, for people and tests ([`SqliteStore::outbox`]).
@@ -90,6 +176,7 @@ pub struct OutboxRecord {
 /// [`Store`] in one SQLite file.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -148,7 +235,9 @@ impl SqliteStore {
                  last_error TEXT,
                  delivered_at INTEGER,
                  gave_up_at INTEGER
-             );",
+             );
+             CREATE INDEX IF NOT EXISTS auto_reply_sent ON auto_reply (sent_at);
+             CREATE INDEX IF NOT EXISTS delivery_seen ON delivery (seen_at);",
         )
         .map_err(db_err)?;
         // Databases made before the outbox could give up lack the column.
@@ -164,10 +253,40 @@ impl SqliteStore {
             tx.execute_batch("ALTER TABLE outbox ADD COLUMN gave_up_at INTEGER")
                 .map_err(db_err)?;
         }
+        // …and the conversation each row belongs to.
+        let has_conversation: bool = tx
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'conversation'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db_err)?
+            > 0;
+        if !has_conversation {
+            tx.execute_batch("ALTER TABLE outbox ADD COLUMN conversation TEXT NOT NULL DEFAULT ''")
+                .map_err(db_err)?;
+        }
+        tx.execute_batch(
+            "CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation);
+             CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (delivered_at, gave_up_at, next_at);",
+        )
+        .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            limits: Limits::default(),
         })
+    }
+
+    /// The same store with other [`Limits`].
+    pub fn with_limits(mut self, limits: Limits) -> SqliteStore {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -256,14 +375,45 @@ impl Store for SqliteStore {
         Ok(n == 1)
     }
 
-    fn enqueue(&self, payload: &str, now: i64) -> Result<i64, Error> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO outbox (payload, created_at, next_at) VALUES (?1, ?2, ?2)",
-            params![payload, now],
+    fn enqueue(&self, conversation: &str, payload: &str, now: i64) -> Result<Enqueued, Error> {
+        if payload.len() > self.limits.max_payload_bytes {
+            return Ok(Enqueued::TooLarge);
+        }
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let mine: i64 = if conversation.is_empty() {
+            0
+        } else {
+            tx.query_row(
+                "SELECT count(*) FROM outbox WHERE conversation = ?1",
+                params![conversation],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?
+        };
+        if mine >= i64::from(self.limits.max_per_conversation) {
+            return Ok(Enqueued::ConversationFull);
+        }
+        let waiting: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        if waiting >= i64::from(self.limits.max_pending) {
+            return Ok(Enqueued::QueueFull);
+        }
+        tx.execute(
+            "INSERT INTO outbox (conversation, payload, created_at, next_at) VALUES (?1, ?2, ?3, ?3)",
+            params![conversation, payload, now],
         )
         .map_err(db_err)?;
-        Ok(conn.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(db_err)?;
+        Ok(Enqueued::Queued(id))
     }
 
     fn due(&self, now: i64, limit: usize) -> Result<Vec<OutboxItem>, Error> {
@@ -324,6 +474,39 @@ impl Store for SqliteStore {
             .map_err(db_err)?;
         Ok(())
     }
+
+    fn prune(&self, now: i64, retention: &Retention) -> Result<Pruned, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_err)?;
+        let outbox = tx
+            .execute(
+                "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?1)
+                 OR (gave_up_at IS NOT NULL AND gave_up_at < ?2)",
+                params![
+                    now.saturating_sub(retention.delivered_secs),
+                    now.saturating_sub(retention.gave_up_secs)
+                ],
+            )
+            .map_err(db_err)?;
+        let delivery_keys = tx
+            .execute(
+                "DELETE FROM delivery WHERE seen_at < ?1",
+                params![now.saturating_sub(retention.delivery_keys_secs)],
+            )
+            .map_err(db_err)?;
+        let auto_replies = tx
+            .execute(
+                "DELETE FROM auto_reply WHERE sent_at < ?1",
+                params![now.saturating_sub(retention.auto_reply_secs)],
+            )
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(Pruned {
+            outbox,
+            delivery_keys,
+            auto_replies,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -367,7 +550,9 @@ mod tests {
         let s = SqliteStore::in_memory().unwrap();
         assert!(s.first_delivery("chatwoot:1", 0).unwrap());
         assert!(!s.first_delivery("chatwoot:1", 5).unwrap());
-        let id = s.enqueue("{}", 100).unwrap();
+        let Enqueued::Queued(id) = s.enqueue("api:1", "{}", 100).unwrap() else {
+            panic!("not queued")
+        };
         assert_eq!(s.due(100, 10).unwrap().len(), 1);
         s.failed(id, 160, "connection refused").unwrap();
         assert!(s.due(120, 10).unwrap().is_empty());
@@ -384,7 +569,12 @@ mod tests {
     #[test]
     fn the_outbox_gives_up_but_keeps_the_row() {
         let s = SqliteStore::in_memory().unwrap();
-        let id = s.enqueue(r#"{"event":"escalation"}"#, 100).unwrap();
+        let Enqueued::Queued(id) = s
+            .enqueue("api:1", r#"{"event":"escalation"}"#, 100)
+            .unwrap()
+        else {
+            panic!("not queued")
+        };
         s.gave_up(id, 130, "HTTP 500").unwrap();
         assert!(s.due(i64::MAX, 10).unwrap().is_empty());
         let rows = s.outbox().unwrap();
@@ -393,6 +583,99 @@ mod tests {
         assert_eq!(rows[0].gave_up_at, Some(130));
         assert_eq!(rows[0].last_error.as_deref(), Some("HTTP 500"));
         assert_eq!(rows[0].delivered_at, None);
+    }
+
+    #[test]
+    fn the_outbox_is_bounded_per_conversation_overall_and_by_size() {
+        let limits = Limits {
+            max_payload_bytes: 100,
+            max_per_conversation: 2,
+            max_pending: 3,
+        };
+        let s = SqliteStore::in_memory().unwrap().with_limits(limits);
+        assert!(matches!(
+            s.enqueue("api:a", "{}", 1).unwrap(),
+            Enqueued::Queued(_)
+        ));
+        assert!(matches!(
+            s.enqueue("api:a", "{}", 2).unwrap(),
+            Enqueued::Queued(_)
+        ));
+        // A third escalation of one conversation is refused, another conversation's is not.
+        assert_eq!(
+            s.enqueue("api:a", "{}", 3).unwrap(),
+            Enqueued::ConversationFull
+        );
+        assert!(matches!(
+            s.enqueue("api:b", "{}", 3).unwrap(),
+            Enqueued::Queued(_)
+        ));
+        // Three rows wait: the queue is full for everyone.
+        assert_eq!(s.enqueue("api:c", "{}", 4).unwrap(), Enqueued::QueueFull);
+        let big = "x".repeat(101);
+        assert_eq!(s.enqueue("api:d", &big, 5).unwrap(), Enqueued::TooLarge);
+        assert_eq!(s.outbox().unwrap().len(), 3);
+        // Delivering frees the queue but not the conversation's allowance.
+        let first = s.due(10, 1).unwrap()[0].id;
+        s.delivered(first).unwrap();
+        assert!(matches!(
+            s.enqueue("api:c", "{}", 6).unwrap(),
+            Enqueued::Queued(_)
+        ));
+        assert_eq!(
+            s.enqueue("api:a", "{}", 6).unwrap(),
+            Enqueued::ConversationFull
+        );
+    }
+
+    #[test]
+    fn prune_removes_old_finished_rows_and_keeps_waiting_ones() {
+        let s = SqliteStore::in_memory().unwrap();
+        let day = 86_400;
+        let now = 100 * day;
+        let queue = |conv: &str| match s.enqueue(conv, "{}", now - 60 * day).unwrap() {
+            Enqueued::Queued(id) => id,
+            other => panic!("{other:?}"),
+        };
+        let delivered = queue("api:1");
+        let gave_up = queue("api:2");
+        let waiting = queue("api:3");
+        s.conn()
+            .execute(
+                "UPDATE outbox SET delivered_at = ?2 WHERE id = ?1",
+                params![delivered, now - 8 * day],
+            )
+            .unwrap();
+        s.gave_up(gave_up, now - 8 * day, "HTTP 500").unwrap();
+        assert!(s.first_delivery("chatwoot:old", now - 8 * day).unwrap());
+        assert!(s.first_delivery("chatwoot:new", now - day).unwrap());
+        assert_eq!(
+            s.claim_auto_reply("old@x.example", now - 40 * day, 0, 3)
+                .unwrap(),
+            Claim::Granted
+        );
+        assert_eq!(
+            s.claim_auto_reply("new@x.example", now - day, 0, 3)
+                .unwrap(),
+            Claim::Granted
+        );
+
+        let pruned = s.prune(now, &Retention::default()).unwrap();
+        assert_eq!(
+            pruned,
+            Pruned {
+                outbox: 1,
+                delivery_keys: 1,
+                auto_replies: 1
+            }
+        );
+        let ids: Vec<i64> = s.outbox().unwrap().iter().map(|r| r.id).collect();
+        // The given-up row is kept for 30 days, the waiting one until it is delivered.
+        assert_eq!(ids, vec![gave_up, waiting]);
+        assert!(s.first_delivery("chatwoot:old", now).unwrap());
+        assert!(!s.first_delivery("chatwoot:new", now).unwrap());
+        // Pruning again removes nothing more.
+        assert_eq!(s.prune(now, &Retention::default()).unwrap().total(), 0);
     }
 
     #[test]

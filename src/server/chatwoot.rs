@@ -378,8 +378,17 @@ pub(crate) fn queue_escalation(state: &AppState, source: &str, msg: &Message, re
     let Some(payload) = escalation_payload(source, msg, reply) else {
         return;
     };
-    if let Err(e) = outbox.enqueue(&payload, unix_now()) {
-        tracing::error!(error = %e, "could not queue the escalation webhook");
+    let conversation = reply
+        .session_id
+        .as_deref()
+        .or(msg.session_id.as_deref())
+        .map_or(String::new(), |id| format!("{source}:{id}"));
+    match outbox.enqueue(&conversation, &payload, unix_now()) {
+        Ok(crate::store::Enqueued::Queued(_)) => {}
+        Ok(refused) => {
+            tracing::warn!(reason = ?refused, source, "escalation webhook not queued");
+        }
+        Err(e) => tracing::error!(error = %e, "could not queue the escalation webhook"),
     }
 }
 

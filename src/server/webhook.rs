@@ -19,7 +19,7 @@
 
 use super::config::WebhookConfig;
 use super::signature;
-use crate::store::{OutboxItem, Store};
+use crate::store::{Enqueued, OutboxItem, Store};
 use crate::{Customer, Message, Reply};
 use serde::Serialize;
 use std::sync::Arc;
@@ -126,11 +126,19 @@ impl Outbox {
         &self.config
     }
 
-    /// Queues a body; the background sender is woken to send it at once.
-    pub fn enqueue(&self, payload: &str, now: i64) -> Result<i64, crate::Error> {
-        let id = self.store.enqueue(payload, now)?;
-        self.wake.notify_one();
-        Ok(id)
+    /// Queues a body for `conversation` (see [`Store::enqueue`]); the background sender is
+    /// woken to send it at once.
+    pub fn enqueue(
+        &self,
+        conversation: &str,
+        payload: &str,
+        now: i64,
+    ) -> Result<Enqueued, crate::Error> {
+        let queued = self.store.enqueue(conversation, payload, now)?;
+        if let Enqueued::Queued(_) = queued {
+            self.wake.notify_one();
+        }
+        Ok(queued)
     }
 
     /// Sends every row due at `now` (Unix seconds), oldest first, and records the outcome
