@@ -51,6 +51,11 @@ enum Command {
         /// when there is one).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// The envelope sender as the MTA gives it (Postfix pipe `${sender}`, Sieve
+        /// `envelope "from"`); the reply goes there. It overrides the `Return-Path` header;
+        /// an empty value, `<>` or `MAILER-DAEMON` is a bounce and gets no reply.
+        #[arg(long, value_name = "ADDR", allow_hyphen_values = true)]
+        sender: Option<String>,
     },
 }
 
@@ -111,7 +116,7 @@ pub fn run() -> i32 {
         Command::Ask(args) => ask(&cli.data, *args),
         Command::Check { format } => check(&cli.data, format),
         #[cfg(feature = "mail")]
-        Command::Mail { db, config } => mail(&cli.data, db, config),
+        Command::Mail { db, config, sender } => mail(&cli.data, db, config, sender.as_deref()),
         #[cfg(feature = "server")]
         Command::Serve { addr, config } => sahaya::server::run(&cli.data, addr, config.as_deref())
             .map(|()| 0)
@@ -234,7 +239,12 @@ fn mail_config(
 }
 
 #[cfg(feature = "mail")]
-fn mail(data: &std::path::Path, db: Option<PathBuf>, config: Option<PathBuf>) -> Result<i32> {
+fn mail(
+    data: &std::path::Path,
+    db: Option<PathBuf>,
+    config: Option<PathBuf>,
+    sender: Option<&str>,
+) -> Result<i32> {
     use sahaya::channel::mail::{auto_reply, Outcome};
     use std::io::Write;
     const MAX_MAIL_BYTES: u64 = 25 * 1024 * 1024;
@@ -257,13 +267,14 @@ fn mail(data: &std::path::Path, db: Option<PathBuf>, config: Option<PathBuf>) ->
             return Ok(75);
         }
     };
-    match auto_reply(&engine, &store, &cfg, &raw, chrono::Utc::now()) {
+    match auto_reply(&engine, &store, &cfg, &raw, sender, chrono::Utc::now()) {
         Ok(Outcome::Reply { to, message, reply }) => {
             std::io::stdout()
                 .write_all(&message)
                 .context("writing the reply")?;
             eprintln!(
-                "sahaya: auto-reply to {to} ({} · {})",
+                "sahaya: auto-reply to {} ({} · {})",
+                sahaya::channel::address::shown(&to),
                 serde_json::to_value(reply.decision)?
                     .as_str()
                     .unwrap_or_default(),

@@ -1,9 +1,19 @@
 //! Email auto-replies that follow RFC 3834: never to robots, lists, bounces or loops, at
-//! most once per sender per interval, and marked `Auto-Submitted: auto-replied`.
+//! most once per recipient per interval, and marked `Auto-Submitted: auto-replied`.
 //!
 //! [`auto_reply`] takes one RFC 5322 message (as an MDA filter, a Sieve `pipe` or a help-desk
-//! hook passes it) and returns either the reply to send or the reason none is due.
+//! hook passes it), and the envelope sender when the MTA passes it, and returns either the
+//! reply to send or the reason none is due.
+//!
+//! The reply goes to the envelope sender (RFC 3834 §4): the address the MTA was given, or the
+//! `Return-Path` the delivering MTA recorded — never to an address the message merely asks
+//! for. A `Reply-To` is honoured only when the deployer opts in (`honour_reply_to`), and then
+//! every check applies to the address replied to. Untrusted text that reaches the reply is
+//! bounded: the quoted subject is cut, the display name is used only when short and plain,
+//! and message ids with control characters or spaces are left out of the threading headers
+//! (the customer still gets the reply; see [`usable_id`]).
 
+use crate::channel::address::{self, Envelope};
 use crate::engine::{Customer, Decision, Engine, Message};
 use crate::store::{Claim, Store};
 use crate::Error;
@@ -13,6 +23,18 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::MessageBuilder;
 use mail_parser::{MessageParser, MimeHeaders};
 use serde::Deserialize;
+
+/// The longest quoted subject, in characters, `…` included.
+pub const MAX_QUOTED_SUBJECT_CHARS: usize = 200;
+
+/// How much of the subject is searched for the question, in characters.
+const MAX_SUBJECT_QUERY_CHARS: usize = 1000;
+
+/// The longest message id kept in `In-Reply-To` and `References`, in bytes.
+pub const MAX_ID_BYTES: usize = 250;
+
+/// At most this many ids in the reply's `References` (the first and the latest).
+pub const MAX_REFERENCES: usize = 20;
 
 /// Settings of the email channel (`[mail]` in `sahaya.toml`); every field has a default.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,14 +46,21 @@ pub struct MailConfig {
     pub from_name: String,
     /// The reply's From address.
     pub from_address: String,
-    /// At most one auto-reply per sender in this many days (RFC 5230 `:days`).
+    /// At most one auto-reply per recipient in this many days (RFC 5230 `:days`).
     pub interval_days: u32,
-    /// At most this many auto-replies per sender in 24 hours, whatever the interval.
+    /// At most this many auto-replies per recipient in 24 hours, whatever the interval.
     pub daily_cap: u32,
     /// Local parts of senders that are robots: exact names, `prefix*` or `*suffix`.
     pub system_senders: Vec<String>,
-    /// The state database (per-sender memory), relative to the data directory.
+    /// The state database (per-recipient memory), relative to the data directory.
     pub database: String,
+    /// Reply to the message's `Reply-To` rather than to the envelope sender. Off by default:
+    /// anyone can write a victim's address into `Reply-To` and have us mail them. When on,
+    /// the system-sender, own-address and once-per-interval checks apply to that address.
+    pub honour_reply_to: bool,
+    /// Domains whose mailboxes ignore dots in the local part (`v.ictim@gmail.com` is
+    /// `victim@gmail.com`); the per-recipient memory counts those spellings as one.
+    pub dot_insensitive_domains: Vec<String>,
 }
 
 impl Default for MailConfig {
@@ -65,40 +94,48 @@ impl Default for MailConfig {
             .map(String::from)
             .to_vec(),
             database: "sahaya.db".into(),
+            honour_reply_to: false,
+            dot_insensitive_domains: vec!["gmail.com".into(), "googlemail.com".into()],
         }
     }
 }
 
-/// Why no auto-reply is due; `code()` is stable for scripts and tests.
+/// Why no auto-reply is due; `code()` is stable for scripts and tests. Values taken from the
+/// message are escaped and shortened ([`address::shown`]), so they are safe to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Skip {
     /// The input is not an email message.
     Unparseable,
-    /// `Auto-Submitted` other than `no`: another robot wrote it.
+    /// An `Auto-Submitted` header other than `no`: another robot wrote it.
     AutoSubmitted(String),
+    /// `X-Autoreply` or `X-Autorespond`: written by an autoresponder.
+    Autoresponder(String),
     /// A `List-*` header: mailing-list traffic.
     List(String),
-    /// `Precedence: bulk`, `list` or `junk`.
+    /// `Precedence: bulk`, `list`, `junk` or `auto_reply`.
     Precedence(String),
     /// `X-Auto-Response-Suppress` asks for no auto-replies.
     Suppressed(String),
     /// `X-Loop` names one of our addresses: we have seen this message before.
     Loop,
-    /// Empty return path (`<>`): a bounce or notification.
+    /// Empty envelope sender (`<>`): a bounce or notification.
     NullSender,
     /// `multipart/report`: a delivery or read report.
     Report,
+    /// A sender or reply address with control characters, or not an address at all.
+    BadAddress(String),
     /// The sender is a robot (MAILER-DAEMON, noreply …).
     SystemSender(String),
     /// Not addressed to us in To or Cc (Bcc or a list alias).
     NotAddressedToUs,
-    /// Sent by one of our own addresses.
+    /// Sent by one of our own addresses, or asking for the reply to go to one.
     FromUs,
     /// No usable sender address.
     NoSender,
-    /// We already replied to this sender within the interval.
+    /// We already replied to this recipient within the interval.
     RecentlyReplied(DateTime<Utc>),
-    /// The sender reached the daily cap of auto-replies.
+    /// The recipient reached the daily cap of auto-replies.
     DailyCap,
 }
 
@@ -108,12 +145,14 @@ impl Skip {
         match self {
             Skip::Unparseable => "unparseable",
             Skip::AutoSubmitted(_) => "auto-submitted",
+            Skip::Autoresponder(_) => "autoresponder",
             Skip::List(_) => "list",
             Skip::Precedence(_) => "precedence",
             Skip::Suppressed(_) => "suppressed",
             Skip::Loop => "loop",
             Skip::NullSender => "null-sender",
             Skip::Report => "report",
+            Skip::BadAddress(_) => "bad-address",
             Skip::SystemSender(_) => "system-sender",
             Skip::NotAddressedToUs => "not-addressed-to-us",
             Skip::FromUs => "from-us",
@@ -129,21 +168,23 @@ impl std::fmt::Display for Skip {
         let why = match self {
             Skip::Unparseable => "the input is not an email message".to_string(),
             Skip::AutoSubmitted(v) => format!("Auto-Submitted: {v} (written by a robot)"),
+            Skip::Autoresponder(h) => format!("{h} header (written by an autoresponder)"),
             Skip::List(h) => format!("{h} header: mailing-list mail"),
             Skip::Precedence(v) => format!("Precedence: {v}"),
             Skip::Suppressed(v) => format!("X-Auto-Response-Suppress: {v}"),
             Skip::Loop => "X-Loop names our address (mail loop)".into(),
-            Skip::NullSender => "empty return path (bounce or notification)".into(),
+            Skip::NullSender => "empty envelope sender (bounce or notification)".into(),
             Skip::Report => "multipart/report (delivery or read report)".into(),
+            Skip::BadAddress(a) => format!("{a} is not a usable address"),
             Skip::SystemSender(a) => format!("{a} is a system address"),
             Skip::NotAddressedToUs => "not addressed to one of our addresses in To or Cc".into(),
-            Skip::FromUs => "sent from one of our own addresses".into(),
+            Skip::FromUs => "sent from, or replying to, one of our own addresses".into(),
             Skip::NoSender => "no sender address".into(),
             Skip::RecentlyReplied(t) => format!(
-                "already replied to this sender at {}",
+                "already replied to this recipient at {}",
                 t.format("%Y-%m-%d %H:%M UTC")
             ),
-            Skip::DailyCap => "this sender reached the daily cap of auto-replies".into(),
+            Skip::DailyCap => "this recipient reached the daily cap of auto-replies".into(),
         };
         write!(f, "no auto-reply ({}): {why}", self.code())
     }
@@ -154,7 +195,8 @@ impl std::fmt::Display for Skip {
 pub enum Outcome {
     /// Send this message (RFC 5322 bytes) to `to`.
     Reply {
-        /// The recipient: Reply-To, else From.
+        /// The recipient: the envelope sender; `From` when there is none; `Reply-To` only
+        /// with `honour_reply_to`.
         to: String,
         /// The whole message, CRLF line endings.
         message: Vec<u8>,
@@ -165,13 +207,19 @@ pub enum Outcome {
     Skip(Skip),
 }
 
-/// Decides whether `raw` deserves an auto-reply and builds it. The per-sender memory is
+/// Decides whether `raw` deserves an auto-reply and builds it. The per-recipient memory is
 /// recorded in `store` only when a reply is built.
+///
+/// `envelope_sender` is the SMTP `MAIL FROM` as the MTA passes it (Postfix `${sender}`,
+/// Sieve `envelope "from"`): `""`, `<>` or `MAILER-DAEMON` mean the null sender (no reply).
+/// It takes precedence over the `Return-Path` header, of which only the first (the one the
+/// delivering MTA prepends) counts.
 pub fn auto_reply(
     engine: &Engine,
     store: &dyn Store,
     cfg: &MailConfig,
     raw: &[u8],
+    envelope_sender: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
     let skip = |s: Skip| Ok(Outcome::Skip(s));
@@ -181,68 +229,92 @@ pub fn auto_reply(
     if mail.headers().is_empty() {
         return skip(Skip::Unparseable);
     }
-    let header = |name: &str| {
-        mail.headers_raw()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
+    // Raw values of every top-level header; not-UTF-8 bytes must not hide a header.
+    let headers: Vec<(&str, String)> = mail
+        .headers()
+        .iter()
+        .map(|h| {
+            let range = h.offset_start as usize..h.offset_end as usize;
+            let value = mail.raw_message.get(range).unwrap_or_default();
+            (h.name.as_str(), String::from_utf8_lossy(value).into_owned())
+        })
+        .collect();
+    let all = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     };
+    let first = |name: &'static str| all(name).next();
+    let dots = &cfg.dot_insensitive_domains;
     let ours = |addr: &str| {
+        let key = address::memory_key(addr, dots);
         cfg.addresses
             .iter()
             .chain(std::iter::once(&cfg.from_address))
-            .any(|a| a.eq_ignore_ascii_case(addr.trim()))
+            .any(|a| address::memory_key(a, dots) == key)
     };
 
-    // RFC 3834 §2 and RFC 5230 §4.5: never answer robots, lists or reports.
-    if let Some(v) = header("Auto-Submitted") {
-        let token = v
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if token != "no" {
-            return skip(Skip::AutoSubmitted(v));
+    // RFC 3834 §2 and RFC 5230 §4.5: never answer robots, lists or reports. Every instance
+    // of a header counts: a leading `Auto-Submitted: no` must not hide a second one.
+    for v in all("Auto-Submitted") {
+        if keyword(v) != "no" {
+            return skip(Skip::AutoSubmitted(address::shown(v.trim())));
         }
     }
-    if let Some((name, _)) = mail
-        .headers_raw()
+    for name in ["X-Autoreply", "X-Autorespond"] {
+        if first(name).is_some() {
+            return skip(Skip::Autoresponder(name.into()));
+        }
+    }
+    if let Some((name, _)) = headers
+        .iter()
         .find(|(n, _)| n.to_ascii_lowercase().starts_with("list-"))
     {
-        return skip(Skip::List(name.to_string()));
+        return skip(Skip::List(address::shown(name)));
     }
-    if let Some(v) = header("Precedence") {
-        if ["bulk", "list", "junk"].contains(&v.to_ascii_lowercase().as_str()) {
-            return skip(Skip::Precedence(v));
+    for v in all("Precedence") {
+        let kw = keyword(v);
+        if ["bulk", "list", "junk", "auto_reply", "auto-reply"].contains(&kw.as_str()) {
+            return skip(Skip::Precedence(address::shown(v.trim())));
         }
     }
-    if let Some(v) = header("X-Auto-Response-Suppress") {
+    for v in all("X-Auto-Response-Suppress") {
         let suppress = v
-            .split([',', ' '])
+            .split([',', ' ', '\t', '\r', '\n'])
             .any(|t| ["all", "oof", "autoreply"].contains(&t.trim().to_ascii_lowercase().as_str()));
         if suppress {
-            return skip(Skip::Suppressed(v));
+            return skip(Skip::Suppressed(address::shown(v.trim())));
         }
     }
-    for (n, v) in mail.headers_raw() {
-        if n.eq_ignore_ascii_case("X-Loop") && v.split([',', ' ', '<', '>']).any(ours) {
+    for v in all("X-Loop") {
+        if v.split([',', ' ', '<', '>', '\t', '\r', '\n']).any(ours) {
             return skip(Skip::Loop);
         }
     }
-    if let Some(rp) = header("Return-Path") {
-        let inner = rp
-            .trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .trim();
-        if inner.is_empty() {
-            return skip(Skip::NullSender);
+    let envelope = match envelope_sender {
+        Some(s) => Some(address::envelope(s)),
+        None => first("Return-Path").map(address::envelope),
+    };
+    let envelope = match envelope {
+        Some(Envelope::Null) => return skip(Skip::NullSender),
+        Some(Envelope::Invalid(v)) => {
+            return skip(Skip::BadAddress(format!("envelope sender {v}")))
         }
-    }
+        Some(Envelope::Address(a)) => Some(a),
+        None => None,
+    };
     if mail.root_part().is_content_type("multipart", "report") {
         return skip(Skip::Report);
     }
 
+    // The author. mail-parser drops a lone CR inside an address, so look at the raw header.
+    if let Some(v) = first("From").filter(|v| address::has_control(v)) {
+        return skip(Skip::BadAddress(format!(
+            "From: {}",
+            address::shown(v.trim())
+        )));
+    }
     let Some(from) = mail
         .from()
         .and_then(|a| a.first())
@@ -250,14 +322,58 @@ pub fn auto_reply(
     else {
         return skip(Skip::NoSender);
     };
+    if !address::is_valid(from) {
+        return skip(Skip::BadAddress(format!("From: {}", address::shown(from))));
+    }
     let from = from.to_string();
-    let local = from.split('@').next().unwrap_or("").to_ascii_lowercase();
-    if cfg
-        .system_senders
+
+    // RFC 3834 §4: the reply goes to the envelope sender; From only when there is none.
+    let mut to = envelope.clone().unwrap_or_else(|| from.clone());
+    let mut trace = Vec::new();
+    let reply_to = mail
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address());
+    if cfg.honour_reply_to {
+        if let Some(v) = first("Reply-To").filter(|v| address::has_control(v)) {
+            return skip(Skip::BadAddress(format!(
+                "Reply-To: {}",
+                address::shown(v.trim())
+            )));
+        }
+        if let Some(rt) = reply_to {
+            if !address::is_valid(rt) {
+                return skip(Skip::BadAddress(format!(
+                    "Reply-To: {}",
+                    address::shown(rt)
+                )));
+            }
+            to = rt.to_string();
+            trace.push("email: reply to Reply-To (honour_reply_to)".to_string());
+        }
+    } else if let Some(rt) = reply_to.filter(|rt| !rt.eq_ignore_ascii_case(&to)) {
+        trace.push(format!(
+            "email: reply to the envelope sender, not to Reply-To {}",
+            address::shown(rt)
+        ));
+    }
+
+    // Every address the message came from or asks to be answered at passes every check.
+    let identities: Vec<&str> = envelope
         .iter()
-        .any(|p| matches_pattern(&local, p))
-    {
-        return skip(Skip::SystemSender(from));
+        .map(String::as_str)
+        .chain([from.as_str(), to.as_str()])
+        .collect();
+    for a in &identities {
+        let local = a.rsplit_once('@').map_or(*a, |(l, _)| l);
+        let (plain, base) = (local.to_lowercase(), address::base_local(local));
+        if cfg
+            .system_senders
+            .iter()
+            .any(|p| matches_pattern(&plain, p) || matches_pattern(&base, p))
+        {
+            return skip(Skip::SystemSender(address::shown(a)));
+        }
     }
     let addressed = mail
         .to()
@@ -269,28 +385,31 @@ pub fn auto_reply(
     if !addressed {
         return skip(Skip::NotAddressedToUs);
     }
-    if ours(&from) {
+    if identities.iter().any(|a| ours(a)) {
         return skip(Skip::FromUs);
     }
-    let reply_to = mail
-        .reply_to()
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .unwrap_or(&from)
-        .to_string();
+    // A display name reaches the body only when it is a plain, short name.
     let name = mail
         .from()
         .and_then(|a| a.first())
         .and_then(|a| a.name())
+        .and_then(address::plain_name)
         .map(str::to_string);
 
     // What the customer asked: the subject and the new part of the body.
-    let subject = mail.subject().unwrap_or("").trim().to_string();
+    let subject: String = mail
+        .subject()
+        .unwrap_or("")
+        .chars()
+        .take(MAX_SUBJECT_QUERY_CHARS)
+        .collect();
+    let subject = one_line(&subject);
     let body = mail.body_text(0).map(|b| b.to_string()).unwrap_or_default();
     let text = format!("{subject}\n{}", fresh_text(&body));
 
     let interval = i64::from(cfg.interval_days) * 86_400;
-    match store.claim_auto_reply(&from, now.timestamp(), interval, cfg.daily_cap)? {
+    let key = address::memory_key(&to, dots);
+    match store.claim_auto_reply(&key, now.timestamp(), interval, cfg.daily_cap)? {
         Claim::Granted => {}
         Claim::RecentlyReplied(t) => {
             return skip(Skip::RecentlyReplied(
@@ -310,27 +429,26 @@ pub fn auto_reply(
         }),
         ..Message::default()
     };
-    let reply = best_reply(engine, &base, &subject, &body);
+    let mut reply = best_reply(engine, &base, &subject, &body);
+    trace.append(&mut reply.trace);
+    reply.trace = trace;
 
-    let original_id = mail.message_id().map(str::to_string);
-    let mut references: Vec<String> = mail
-        .references()
-        .as_text_list()
-        .map(|l| l.iter().map(|s| s.to_string()).collect())
-        .unwrap_or_default();
-    if let Some(id) = &original_id {
-        if !references.contains(id) {
-            references.push(id.clone());
-        }
-    }
+    let original_id = mail
+        .message_id()
+        .filter(|id| usable_id(id))
+        .map(str::to_string);
+    let references = references(
+        mail.references().as_text_list().unwrap_or_default(),
+        original_id.as_deref(),
+    );
     let subject_line = if subject.is_empty() {
         "Auto: your message".to_string()
     } else {
-        format!("Auto: {subject}")
+        format!("Auto: {}", cap_chars(&subject, MAX_QUOTED_SUBJECT_CHARS))
     };
     let mut builder = MessageBuilder::new()
         .from((cfg.from_name.as_str(), cfg.from_address.as_str()))
-        .to(reply_to.as_str())
+        .to(to.as_str())
         .subject(subject_line)
         .date(now.timestamp())
         .message_id(format!(
@@ -356,10 +474,76 @@ pub fn auto_reply(
         .write_to_vec()
         .map_err(|e| Error::internal(format!("building the reply: {e}")))?;
     Ok(Outcome::Reply {
-        to: reply_to,
+        to,
         message,
         reply: Box::new(reply),
     })
+}
+
+/// Whether a message id may go into `In-Reply-To` or `References`: not empty, at most
+/// [`MAX_ID_BYTES`], and no control characters (CR, LF, NUL …), whitespace or angle
+/// brackets. An id that fails is left out of the threading headers; the message still gets
+/// its reply, since a broken id says nothing about the sender.
+pub fn usable_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_BYTES
+        && id
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && c != '<' && c != '>')
+}
+
+/// The reply's `References`: the original's usable references and its own id, at most
+/// [`MAX_REFERENCES`] (the first, which starts the thread, and the latest ones).
+fn references<S: AsRef<str>>(original: &[S], id: Option<&str>) -> Vec<String> {
+    let mut refs: Vec<String> = Vec::new();
+    for r in original.iter().map(AsRef::as_ref).chain(id) {
+        if usable_id(r) && !refs.iter().any(|x| x == r) {
+            refs.push(r.to_string());
+        }
+    }
+    if refs.len() > MAX_REFERENCES {
+        refs.drain(1..refs.len() - (MAX_REFERENCES - 1));
+    }
+    refs
+}
+
+/// The first word of a header value, lowercased, without comments or parameters:
+/// ` Bulk ` → `bulk`, `bulk (x)` → `bulk`, `auto-replied; owner-email=…` → `auto-replied`.
+fn keyword(value: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ';' if depth == 0 => break,
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// The text on one line: control characters and runs of whitespace become one space.
+fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// At most `max` characters, cut at a character boundary and ended with `…` when cut.
+fn cap_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.truncate(out.trim_end().len());
+    out.push('…');
+    out
 }
 
 /// The reply to an email. Rules see the whole text (a threat anywhere counts); the answer
@@ -475,6 +659,50 @@ mod tests {
         assert!(matches_pattern("news-request", "*-request"));
         assert!(matches_pattern("noreply", "noreply"));
         assert!(!matches_pattern("noreplyx", "noreply"));
+    }
+
+    #[test]
+    fn header_keywords() {
+        assert_eq!(keyword(" Bulk \r\n"), "bulk");
+        assert_eq!(keyword(" bulk (x)"), "bulk");
+        assert_eq!(keyword(" (robot) auto_reply"), "auto_reply");
+        assert_eq!(keyword(" auto-replied; owner-email=a@b"), "auto-replied");
+        assert_eq!(keyword(" no (a (nested) comment)"), "no");
+        assert_eq!(keyword(" NO"), "no");
+        assert_eq!(keyword(""), "");
+    }
+
+    #[test]
+    fn subjects_are_one_bounded_line() {
+        assert_eq!(
+            one_line(" Where\r\n is\tmy  parcel?\0 "),
+            "Where is my parcel?"
+        );
+        assert_eq!(cap_chars("short", 200), "short");
+        let long = "δ".repeat(500);
+        let cut = cap_chars(&long, 200);
+        assert_eq!(cut.chars().count(), 200);
+        assert!(cut.ends_with('…'));
+        assert_eq!(cap_chars("ab cd", 4), "ab…");
+    }
+
+    #[test]
+    fn ids_with_control_characters_are_left_out() {
+        assert!(usable_id("CAKx7Qp3mV9Fz1tR0@mail.gmail.com"));
+        assert!(!usable_id("abc\r@example.com"));
+        assert!(!usable_id("abc\n@example.com"));
+        assert!(!usable_id("a b@example.com"));
+        assert!(!usable_id("a\u{0}b@example.com"));
+        assert!(!usable_id(""));
+        assert!(!usable_id(&"x".repeat(300)));
+        let refs = references(&["a@x", "bad\r@x", "a@x", "b@x"], Some("c@x"));
+        assert_eq!(refs, ["a@x", "b@x", "c@x"]);
+        let many: Vec<String> = (0..50).map(|i| format!("{i}@x")).collect();
+        let refs = references(&many, Some("new@x"));
+        assert_eq!(refs.len(), MAX_REFERENCES);
+        assert_eq!(refs[0], "0@x");
+        assert_eq!(refs[1], "32@x");
+        assert_eq!(refs.last().map(String::as_str), Some("new@x"));
     }
 
     #[test]

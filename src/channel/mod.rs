@@ -1,3 +1,4 @@
 //! Channels that carry replies to customers: email auto-replies (RFC 3834).
 
+pub mod address;
 pub mod mail;
