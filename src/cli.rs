@@ -27,6 +27,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also print the calibration per language: thresholds, expected coverage at the
+        /// target precision, and the phrasings that would be answered with another topic.
+        #[arg(long)]
+        stats: bool,
     },
     /// Serve the HTTP API, the metrics and the preview page until SIGINT or SIGTERM.
     #[cfg(feature = "server")]
@@ -114,7 +118,7 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Ask(args) => ask(&cli.data, *args),
-        Command::Check { format } => check(&cli.data, format),
+        Command::Check { format, stats } => check(&cli.data, format, stats),
         #[cfg(feature = "mail")]
         Command::Mail { db, config, sender } => mail(&cli.data, db, config, sender.as_deref()),
         #[cfg(feature = "server")]
@@ -294,7 +298,7 @@ fn mail(
     }
 }
 
-fn check(data: &std::path::Path, format: Format) -> Result<i32> {
+fn check(data: &std::path::Path, format: Format, stats: bool) -> Result<i32> {
     if !data.is_dir() {
         bail!("data directory {} not found", data.display());
     }
@@ -319,5 +323,77 @@ fn check(data: &std::path::Path, format: Format) -> Result<i32> {
             }
         }
     }
+    if stats && errors == 0 {
+        let engine = Engine::load(data)
+            .with_context(|| format!("loading content from {}", data.display()))?;
+        print_calibration(&engine, format)?;
+    }
     Ok(if errors > 0 { 1 } else { 0 })
+}
+
+/// The calibration measured at load, for editors: how much the content lets the engine
+/// answer, and which phrasings it confuses.
+fn print_calibration(engine: &Engine, format: Format) -> Result<()> {
+    let cal = engine.calibration();
+    if matches!(format, Format::Json) {
+        let langs: serde_json::Map<String, serde_json::Value> = cal
+            .by_lang
+            .iter()
+            .map(|(lang, c)| {
+                let wrong: Vec<_> = c
+                    .wrong
+                    .iter()
+                    .map(|o| {
+                        serde_json::json!({"text": o.text, "topic": o.topic,
+                            "answered": o.found, "confidence": o.confidence})
+                    })
+                    .collect();
+                let value = serde_json::json!({
+                    "samples": c.samples,
+                    "answer": c.thresholds.answer,
+                    "margin": c.thresholds.margin,
+                    "clarify": c.thresholds.clarify,
+                    "coverage": c.coverage,
+                    "precision": c.precision,
+                    "wrong": wrong,
+                });
+                (lang.code().to_string(), value)
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&langs)?);
+        return Ok(());
+    }
+    let target = engine.config().calibration.target_precision;
+    println!(
+        "calibration: each knowledge phrasing sent with itself left out; target precision {:.0}%",
+        target * 100.0
+    );
+    for lang in Lang::ALL {
+        let Some(c) = cal.by_lang.get(&lang) else {
+            println!("{}: not calibrated (too few phrasings, or none separable at the target); built-in thresholds", lang.code());
+            continue;
+        };
+        let t = engine.thresholds(lang);
+        println!(
+            "{}: {} phrasings; answer at {:.2} with a lead of {:.2}, clarify at {:.2}; \
+             expected coverage {:.1}%, precision {:.1}%",
+            lang.code(),
+            c.samples,
+            t.answer,
+            t.margin,
+            t.clarify,
+            c.coverage * 100.0,
+            c.precision * 100.0
+        );
+        for o in &c.wrong {
+            println!(
+                "  answered wrongly: {:?} ({}) → {} {:.2}",
+                o.text,
+                o.topic,
+                o.found.as_deref().unwrap_or("-"),
+                o.confidence
+            );
+        }
+    }
+    Ok(())
 }

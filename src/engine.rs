@@ -6,7 +6,8 @@ use crate::error::{Diagnostic, ErrorKind, Severity};
 use crate::knowledge::KnowledgeBase;
 use crate::lang::{Formality, Lang};
 use crate::locale::Locales;
-use crate::retrieve::{Retriever, Scored};
+use crate::calibrate::{Calibration, Outcome};
+use crate::retrieve::{Retriever, Sample, Scored};
 
 use crate::hours::Calendar;
 use crate::render::{render, Away, Body, Channel, Scene};
@@ -188,14 +189,36 @@ impl Default for Thresholds {
     }
 }
 
+impl Thresholds {
+    /// The thresholds a language has when it is neither calibrated nor configured. Telugu's
+    /// are lower: agglutination and free spelling leave fewer exact word matches, so its
+    /// confidences run lower for the same quality of match.
+    pub fn builtin(lang: Lang) -> Thresholds {
+        match lang {
+            Lang::Te => Thresholds {
+                answer: 0.45,
+                clarify: 0.24,
+                margin: 0.08,
+            },
+            _ => Thresholds::default(),
+        }
+    }
+}
+
 /// Engine settings; every field has a default.
+///
+/// The thresholds of a language are, in order of precedence: `thresholds_by_lang`,
+/// `thresholds`, the calibration measured at load ([`crate::calibrate`]), and
+/// [`Thresholds::builtin`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Thresholds for every language.
-    pub thresholds: Thresholds,
-    /// Per-language overrides of `thresholds`, keyed by language code.
+    /// Thresholds for every language, instead of the calibrated ones.
+    pub thresholds: Option<Thresholds>,
+    /// Per-language thresholds, keyed by language code; they win over everything else.
     pub thresholds_by_lang: BTreeMap<Lang, Thresholds>,
+    /// How thresholds are derived from the content at load.
+    pub calibration: crate::calibrate::CalibrationConfig,
     /// A session is forgotten this many seconds after its last message.
     pub session_ttl_secs: u64,
     /// At most this many sessions are kept; the least recently seen makes room.
@@ -210,19 +233,11 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// Telugu gets lower thresholds: agglutination and free spelling leave fewer exact word
-    /// matches, so its confidences run lower for the same quality of match.
     fn default() -> Self {
         Config {
-            thresholds: Thresholds::default(),
-            thresholds_by_lang: BTreeMap::from([(
-                Lang::Te,
-                Thresholds {
-                    answer: 0.45,
-                    clarify: 0.24,
-                    margin: 0.08,
-                },
-            )]),
+            thresholds: None,
+            thresholds_by_lang: BTreeMap::new(),
+            calibration: Default::default(),
             session_ttl_secs: 30 * 60,
             max_sessions: 100_000,
             formality_by_channel: BTreeMap::new(),
@@ -232,14 +247,6 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    fn thresholds(&self, lang: Lang) -> Thresholds {
-        self.thresholds_by_lang
-            .get(&lang)
-            .copied()
-            .unwrap_or(self.thresholds)
-    }
-}
 
 /// The Sahaya engine: knowledge, index and locales of one data directory, immutable once
 /// loaded. Cheap to share between threads (`&Engine` is all `respond` needs).
@@ -253,6 +260,7 @@ pub struct Engine {
     calendar: Option<Calendar>,
     config: Config,
     sessions: Arc<SessionStore>,
+    calibration: Calibration,
 }
 
 /// Reads and validates every content file under `data_dir`; returns all problems found
@@ -318,7 +326,7 @@ impl Engine {
             return Err(ErrorKind::Content(diags).into());
         }
         let retriever = Retriever::build(&kb)?;
-        Ok(Engine {
+        let mut engine = Engine {
             dir: dir.to_path_buf(),
             kb,
             retriever,
@@ -327,7 +335,83 @@ impl Engine {
             calendar,
             config,
             sessions,
-        })
+            calibration: Calibration::default(),
+        };
+        if engine.config.calibration.enabled {
+            engine.calibration = engine.calibrate();
+        }
+        Ok(engine)
+    }
+
+    /// The thresholds that decide for `lang`: configured, else calibrated, else built in.
+    pub fn thresholds(&self, lang: Lang) -> Thresholds {
+        self.config
+            .thresholds_by_lang
+            .get(&lang)
+            .copied()
+            .or(self.config.thresholds)
+            .or_else(|| self.calibration.thresholds(lang))
+            .unwrap_or_else(|| Thresholds::builtin(lang))
+    }
+
+    /// What calibration measured at load (empty when it is turned off).
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+
+    /// Sends every knowledge phrasing (at most [`CalibrationConfig::max_samples_per_lang`]
+    /// per language) to the index with that phrasing left out, and fits the thresholds of
+    /// each language to the outcomes ([`crate::calibrate`]).
+    ///
+    /// [`CalibrationConfig::max_samples_per_lang`]: crate::calibrate::CalibrationConfig::max_samples_per_lang
+    fn calibrate(&self) -> Calibration {
+        let cfg = self.config.calibration;
+        let mut by_lang = BTreeMap::new();
+        for lang in Lang::ALL {
+            let samples: Vec<_> = self
+                .retriever
+                .samples()
+                .iter()
+                .filter(|s| s.lang == lang)
+                .collect();
+            let outcomes = crate::calibrate::spread(samples.len(), cfg.max_samples_per_lang)
+                .map(|i| self.left_out(samples[i]))
+                .collect();
+            if let Some(c) = crate::calibrate::fit(
+                outcomes,
+                Thresholds::builtin(lang),
+                cfg.target_precision,
+            ) {
+                by_lang.insert(lang, c);
+            }
+        }
+        Calibration { by_lang }
+    }
+
+    /// What the index makes of a knowledge phrasing sent as a message without it.
+    fn left_out(&self, sample: &Sample) -> Outcome {
+        let normalized = normalize(&sample.text);
+        let detection = detect(&normalized);
+        let requested = (!sample.romanized).then_some(sample.lang);
+        let ranked = self.retrieve(
+            &normalized,
+            &detection,
+            requested,
+            Some(sample.source),
+            &mut Vec::new(),
+        );
+        let topics = self.kb.topics();
+        let first = ranked.first();
+        Outcome {
+            text: sample.text.clone(),
+            topic: topics[sample.topic].id.clone(),
+            found: first.map(|s| topics[s.topic].id.clone()),
+            confidence: first.map_or(0.0, |s| s.confidence),
+            lead: first.map_or(0.0, |s| {
+                s.confidence - ranked.get(1).map_or(0.0, |t| t.confidence)
+            }),
+            out_of_scope: first.is_some_and(|s| topics[s.topic].has_tag(OUT_OF_SCOPE)),
+        }
     }
 
     /// The data directory this engine was loaded from.
@@ -502,15 +586,15 @@ impl Engine {
             trace.push("empty message".into());
             Vec::new()
         } else {
-            self.retrieve(&query, &detection, lang, &mut trace)
+            self.retrieve(&query, &detection, lang, None, &mut trace)
         };
         let reply_lang = lang.unwrap_or_else(|| match ranked.first() {
-            Some(best) if best.confidence >= self.config.thresholds(detection.lang).clarify => {
+            Some(best) if best.confidence >= self.thresholds(detection.lang).clarify => {
                 lang_of(best.analyzer)
             }
             _ => detection.lang,
         });
-        let th = self.config.thresholds(reply_lang);
+        let th = self.thresholds(reply_lang);
         let top = ranked.first().copied();
         let second = ranked.get(1).map_or(0.0, |s| s.confidence);
         let confidence = top.map_or(0.0, |s| s.confidence);
@@ -780,6 +864,7 @@ impl Engine {
         normalized: &str,
         detection: &Detection,
         requested: Option<Lang>,
+        exclude: Option<u32>,
         trace: &mut Vec<String>,
     ) -> Vec<Scored> {
         let mut fields = detection.candidates();
@@ -796,7 +881,7 @@ impl Engine {
         let mut best: Vec<Scored> = Vec::new();
         for (i, (_, analyzer)) in fields.iter().enumerate() {
             let query = self.retriever.prepare(*analyzer, normalized);
-            let ranked = match self.retriever.search(*analyzer, &query) {
+            let ranked = match self.retriever.search_excluding(*analyzer, &query, exclude) {
                 Ok(r) => r,
                 Err(e) => {
                     trace.push(format!("retrieve: {} failed: {e}", analyzer.name()));

@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "mail")]
+pub mod calibrate;
 pub mod channel;
 pub mod detect;
 mod engine;

@@ -82,6 +82,8 @@ type TermId = u32;
 struct Phrasing {
     topic: usize,
     kind: PhrasingKind,
+    /// The knowledge text it comes from: a phrasing and its transliteration share it.
+    source: u32,
     /// Distinct term ids, sorted.
     terms: Vec<TermId>,
     total_weight: f32,
@@ -135,6 +137,22 @@ fn kind_weight(term: &str) -> f32 {
     }
 }
 
+/// A phrasing of the knowledge as a customer might send it, for leave-one-out calibration
+/// ([`Retriever::samples`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The knowledge text: excluding it removes the phrasing and its transliteration.
+    pub source: u32,
+    /// Index of the topic in [`KnowledgeBase::topics`].
+    pub topic: usize,
+    /// The language of the text.
+    pub lang: Lang,
+    /// True for a phrasing in Latin letters of Greek or Telugu.
+    pub romanized: bool,
+    /// The text.
+    pub text: String,
+}
+
 /// A message prepared for one field.
 #[derive(Debug, Clone, Default)]
 pub struct PreparedQuery {
@@ -164,6 +182,8 @@ pub struct Retriever {
     phrasings: Vec<Phrasing>,
     /// Per segment: doc id → phrasing id.
     pid_by_doc: Vec<Vec<u32>>,
+    /// The knowledge texts customers' messages resemble, for calibration.
+    samples: Vec<Sample>,
 }
 
 impl std::fmt::Debug for Retriever {
@@ -250,11 +270,13 @@ impl Retriever {
 
         // Every phrasing of every topic, analyzed once.
         let mut raw: Vec<(usize, PhrasingKind, Analyzer, Vec<Term>)> = Vec::new();
+        let mut sources: Vec<u32> = Vec::new();
+        let mut samples: Vec<Sample> = Vec::new();
         for (ti, topic) in kb.topics().iter().enumerate() {
             for lang in Lang::ALL {
                 let t = topic.text(lang);
                 let native = lang.analyzer();
-                let mut add = |kind, analyzer: Analyzer, text: &str| {
+                let mut add = |kind, analyzer: Analyzer, text: &str, source: u32| {
                     let map = &concepts[&analyzer];
                     let terms = distinct(
                         analyzer
@@ -267,17 +289,37 @@ impl Retriever {
                             .collect(),
                     );
                     raw.push((ti, kind, analyzer, terms));
+                    sources.push(source);
                 };
-                add(PhrasingKind::Question, native, &t.question);
+                let mut sample = |text: &str, romanized: bool| {
+                    let source = samples.len() as u32;
+                    samples.push(Sample {
+                        source,
+                        topic: ti,
+                        lang,
+                        romanized,
+                        text: text.to_string(),
+                    });
+                    source
+                };
+                let mut native_sources = Vec::new();
+                let q = sample(&t.question, false);
+                native_sources.push(q);
+                add(PhrasingKind::Question, native, &t.question, q);
                 for a in &t.alternates {
-                    add(PhrasingKind::Alternate, native, a);
+                    let src = sample(a, false);
+                    native_sources.push(src);
+                    add(PhrasingKind::Alternate, native, a, src);
                 }
                 for k in &t.keywords {
-                    add(PhrasingKind::Keyword, native, k);
+                    let src = sample(k, false);
+                    native_sources.push(src);
+                    add(PhrasingKind::Keyword, native, k, src);
                 }
                 if let Some(latin) = lang.romanized_analyzer() {
                     for r in &t.romanized {
-                        add(PhrasingKind::Romanized, latin, r);
+                        let src = sample(r, true);
+                        add(PhrasingKind::Romanized, latin, r, src);
                     }
                     let transliterate = match lang {
                         Lang::Te => telugu_to_latin,
@@ -286,17 +328,18 @@ impl Retriever {
                     let native_phrasings = std::iter::once(&t.question)
                         .chain(&t.alternates)
                         .chain(&t.keywords);
-                    for p in native_phrasings {
+                    for (p, &src) in native_phrasings.zip(&native_sources) {
                         add(
                             PhrasingKind::Transliterated,
                             latin,
                             &transliterate(&normalize(p)),
+                            src,
                         );
                     }
                 }
-                add(PhrasingKind::Answer, native, &t.answer);
+                add(PhrasingKind::Answer, native, &t.answer, u32::MAX);
                 if let Some(informal) = &t.answer_informal {
-                    add(PhrasingKind::Answer, native, informal);
+                    add(PhrasingKind::Answer, native, informal, u32::MAX);
                 }
             }
         }
@@ -345,6 +388,7 @@ impl Retriever {
             phrasings.push(Phrasing {
                 topic: *topic,
                 kind: *kind,
+                source: sources[pid],
                 terms: ids,
                 total_weight: 0.0,
             });
@@ -444,6 +488,7 @@ impl Retriever {
             fields,
             phrasings,
             pid_by_doc,
+            samples,
         })
     }
 
@@ -571,6 +616,24 @@ impl Retriever {
 
     /// Topics ranked by confidence for a prepared query in the field of `analyzer`.
     pub fn search(&self, analyzer: Analyzer, query: &PreparedQuery) -> Result<Vec<Scored>, Error> {
+        self.search_excluding(analyzer, query, None)
+    }
+
+    /// The questions, alternates, keywords and romanized phrasings of the knowledge, each as
+    /// a [`Sample`] that [`Retriever::search_excluding`] can leave out.
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// [`Retriever::search`] as if the knowledge text `exclude` (a [`Sample::source`]) were
+    /// not indexed: its phrasings neither match nor count in their topic's vocabulary. This
+    /// is how calibration asks "would this phrasing be found by the others?".
+    pub fn search_excluding(
+        &self,
+        analyzer: Analyzer,
+        query: &PreparedQuery,
+        exclude: Option<u32>,
+    ) -> Result<Vec<Scored>, Error> {
         let hits = self.bare_search(analyzer, &query.search_terms)?;
         if query.total_weight <= 0.0 || query.known.is_empty() {
             return Ok(Vec::new());
@@ -597,6 +660,9 @@ impl Retriever {
             offsets.push(offsets.last().copied().unwrap_or(0) + fd.topics[topic].phrasings.len());
         }
         let mut matched = vec![0.0f32; offsets.last().copied().unwrap_or(0)];
+        // With a phrasing left out, a topic's vocabulary is what its other phrasings have.
+        let mut vocabulary_without = vec![0.0f32; candidates.len()];
+        let excluded = |p: u32| exclude.is_some_and(|s| self.phrasings[p as usize].source == s);
         for &(term, w) in &query.known {
             let Some(post) = fd.postings.get(term as usize) else {
                 continue;
@@ -607,10 +673,17 @@ impl Retriever {
                     continue;
                 };
                 let start = post.partition_point(|&p| (p as usize) < lo);
+                let mut in_topic = false;
                 for &p in post[start..].iter().take_while(|&&p| p as usize <= hi) {
                     if let Ok(i) = ph.binary_search(&(p as usize)) {
-                        matched[offsets[ci] + i] += w;
+                        if !excluded(p) {
+                            matched[offsets[ci] + i] += w;
+                            in_topic = true;
+                        }
                     }
+                }
+                if in_topic {
+                    vocabulary_without[ci] += w;
                 }
             }
         }
@@ -633,7 +706,10 @@ impl Retriever {
                 }
                 phrasing_score = phrasing_score.max(score);
             }
-            let vocabulary = overlap(&query.known, &tt.vocabulary) / query.total_weight;
+            let vocabulary = match exclude {
+                Some(_) => vocabulary_without[ci],
+                None => overlap(&query.known, &tt.vocabulary),
+            } / query.total_weight;
             let answer = overlap(&query.known, &tt.answer) / query.total_weight;
             let confidence = (PHRASING_SHARE * phrasing_score
                 + VOCABULARY_SHARE * vocabulary

@@ -544,10 +544,7 @@ session_ttl_secs = 60
         let block = &block[..block.find("```").expect("block ends")];
         let documented = Settings::from_toml(block, Path::new("README.md")).unwrap();
         assert_eq!(documented.server, ServerConfig::default());
-        assert_eq!(
-            documented.engine.thresholds,
-            crate::Config::default().thresholds
-        );
+        assert_eq!(documented.engine, crate::Config::default());
         // The commented-out rate limit section is valid too.
         let uncommented = block
             .replace("# [server.rate_limit]", "[server.rate_limit]")

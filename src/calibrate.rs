@@ -1,0 +1,203 @@
+//! Confidence calibration derived from the knowledge itself.
+//!
+//! Every question, alternate, keyword and romanized phrasing of the knowledge is sent to the
+//! index as if it were a customer's message, with that phrasing left out (leave-one-out):
+//! the other phrasings of its topic must find it. Each such query gives the best topic's
+//! confidence, its lead over the second, and whether the best topic was the right one.
+//! Per language, the `answer` threshold and the lead (`margin`) are then chosen as the pair
+//! that answers the most phrasings rightly while the answers given stay right at least
+//! [`CalibrationConfig::target_precision`] of the time.
+//!
+//! So editors who add topics or phrasings never tune numbers by hand: the engine measures
+//! how separable the content is each time it loads. Thresholds set in the configuration
+//! override the calibrated ones.
+
+use crate::lang::Lang;
+use crate::Thresholds;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Settings of the calibration; every field has a default.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalibrationConfig {
+    /// Calibrate at load; when false the configured (or built-in) thresholds apply.
+    pub enabled: bool,
+    /// Share of confident answers that must be right, on the left-out phrasings.
+    pub target_precision: f32,
+    /// At most this many phrasings per language are sent (evenly spread over the
+    /// knowledge), which bounds the load time of large bases.
+    pub max_samples_per_lang: usize,
+}
+
+impl Default for CalibrationConfig {
+    fn default() -> Self {
+        CalibrationConfig {
+            enabled: true,
+            target_precision: 0.95,
+            max_samples_per_lang: 1500,
+        }
+    }
+}
+
+/// One left-out phrasing and what the index made of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The phrasing.
+    pub text: String,
+    /// Its topic id.
+    pub topic: String,
+    /// The best topic without it (`None`: nothing matched).
+    pub found: Option<String>,
+    /// The best topic's confidence.
+    pub confidence: f32,
+    /// The best topic's lead over the second.
+    pub lead: f32,
+    /// The best topic is out of scope (the engine falls back there).
+    pub out_of_scope: bool,
+}
+
+impl Outcome {
+    fn right(&self) -> bool {
+        self.found.as_deref() == Some(self.topic.as_str())
+    }
+
+    fn answered(&self, t: &Thresholds) -> bool {
+        !self.out_of_scope && self.confidence >= t.answer && self.lead >= t.margin
+    }
+}
+
+/// The calibration of one language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LangCalibration {
+    /// The thresholds chosen.
+    pub thresholds: Thresholds,
+    /// Phrasings sent.
+    pub samples: usize,
+    /// Share of them answered rightly with these thresholds (expected coverage).
+    pub coverage: f32,
+    /// Share of the answers that were right.
+    pub precision: f32,
+    /// Phrasings that would be answered with another topic: the editors' to-do list.
+    pub wrong: Vec<Outcome>,
+}
+
+/// The calibration of every language with enough phrasings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Calibration {
+    /// Per language.
+    pub by_lang: BTreeMap<Lang, LangCalibration>,
+}
+
+impl Calibration {
+    /// The calibrated thresholds of `lang`, if it was calibrated.
+    pub fn thresholds(&self, lang: Lang) -> Option<Thresholds> {
+        self.by_lang.get(&lang).map(|c| c.thresholds)
+    }
+}
+
+/// Fewer left-out phrasings than this say too little; the language keeps the defaults.
+const MIN_SAMPLES: usize = 40;
+
+/// Chooses the thresholds of one language from its left-out phrasings; `base` gives the
+/// `clarify` level, which calibration does not move above `answer`.
+pub(crate) fn fit(outcomes: Vec<Outcome>, base: Thresholds, target: f32) -> Option<LangCalibration> {
+    if outcomes.len() < MIN_SAMPLES {
+        return None;
+    }
+    let n = outcomes.len() as f32;
+    let mut best: Option<(usize, Thresholds)> = None;
+    // From strict to lenient, so that among equals the stricter pair stays.
+    for a in (15..=80).rev() {
+        for m in (0..=15).rev() {
+            let t = Thresholds {
+                answer: a as f32 / 100.0,
+                clarify: base.clarify.min(a as f32 / 100.0),
+                margin: m as f32 / 100.0,
+            };
+            let (mut right, mut answered) = (0usize, 0usize);
+            for o in &outcomes {
+                if o.answered(&t) {
+                    answered += 1;
+                    right += o.right() as usize;
+                }
+            }
+            // One more wrong answer than seen: a few lucky samples do not lower the bar.
+            let precision = right as f32 / (answered + 1) as f32;
+            if answered > 0 && precision >= target && best.is_none_or(|(r, _)| right > r) {
+                best = Some((right, t));
+            }
+        }
+    }
+    let (right, thresholds) = best?;
+    let answered = outcomes.iter().filter(|o| o.answered(&thresholds)).count();
+    let wrong = outcomes
+        .iter()
+        .filter(|o| o.answered(&thresholds) && !o.right())
+        .cloned()
+        .collect();
+    Some(LangCalibration {
+        thresholds,
+        samples: outcomes.len(),
+        coverage: right as f32 / n,
+        precision: right as f32 / answered.max(1) as f32,
+        wrong,
+    })
+}
+
+/// Indexes of at most `max` of `len` items, evenly spread.
+pub(crate) fn spread(len: usize, max: usize) -> impl Iterator<Item = usize> {
+    let take = len.min(max);
+    (0..take).map(move |i| i * len / take.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(right: bool, confidence: f32, lead: f32) -> Outcome {
+        Outcome {
+            text: String::new(),
+            topic: "a".into(),
+            found: Some(if right { "a" } else { "b" }.into()),
+            confidence,
+            lead,
+            out_of_scope: false,
+        }
+    }
+
+    #[test]
+    fn the_threshold_sits_above_the_wrong_answers() {
+        let mut v = Vec::new();
+        // Right answers from 0.40 up; wrong ones at 0.30..0.38 with small leads.
+        for i in 0..80 {
+            v.push(outcome(true, 0.40 + i as f32 / 200.0, 0.2));
+        }
+        for i in 0..20 {
+            v.push(outcome(false, 0.30 + i as f32 / 250.0, 0.01));
+        }
+        let base = Thresholds::default();
+        let c = fit(v, base, 0.95).unwrap();
+        assert!(c.thresholds.answer <= 0.40, "{:?}", c.thresholds);
+        // Wrong answers are kept out by the score or by the lead.
+        assert!(c.thresholds.answer > 0.378 || c.thresholds.margin > 0.01);
+        assert!(c.wrong.is_empty());
+        assert!((c.coverage - 0.8).abs() < 1e-6);
+        assert!(c.thresholds.clarify <= c.thresholds.answer);
+    }
+
+    #[test]
+    fn too_few_or_hopeless_samples_give_no_calibration() {
+        let few: Vec<_> = (0..10).map(|_| outcome(true, 0.9, 0.5)).collect();
+        assert!(fit(few, Thresholds::default(), 0.95).is_none());
+        let hopeless: Vec<_> = (0..100).map(|i| outcome(i % 2 == 0, 0.9, 0.5)).collect();
+        assert!(fit(hopeless, Thresholds::default(), 0.95).is_none());
+    }
+
+    #[test]
+    fn spread_is_even_and_bounded() {
+        assert_eq!(spread(10, 5).collect::<Vec<_>>(), vec![0, 2, 4, 6, 8]);
+        assert_eq!(spread(3, 5).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(spread(0, 5).count(), 0);
+    }
+}
