@@ -100,19 +100,27 @@ impl Calibration {
 const MIN_SAMPLES: usize = 40;
 
 /// Chooses the thresholds of one language from its left-out phrasings; `base` gives the
-/// `clarify` level, which calibration does not move above `answer`.
-pub(crate) fn fit(outcomes: Vec<Outcome>, base: Thresholds, target: f32) -> Option<LangCalibration> {
+/// `clarify` level, which calibration keeps, and which `answer` does not go below.
+pub(crate) fn fit(
+    outcomes: Vec<Outcome>,
+    base: Thresholds,
+    target: f32,
+) -> Option<LangCalibration> {
     if outcomes.len() < MIN_SAMPLES {
         return None;
     }
     let n = outcomes.len() as f32;
     let mut best: Option<(usize, Thresholds)> = None;
     // From strict to lenient, so that among equals the stricter pair stays.
-    for a in (15..=80).rev() {
+    // The knowledge holds next to no off-topic messages, so calibration cannot tell how
+    // low a score still means "about the business": `answer` stays at or above `clarify`,
+    // the level below which the engine falls back.
+    let floor = (base.clarify * 100.0).round() as u32;
+    for a in (floor..=80).rev() {
         for m in (0..=15).rev() {
             let t = Thresholds {
                 answer: a as f32 / 100.0,
-                clarify: base.clarify.min(a as f32 / 100.0),
+                clarify: base.clarify,
                 margin: m as f32 / 100.0,
             };
             let (mut right, mut answered) = (0usize, 0usize);

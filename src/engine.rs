@@ -1,12 +1,12 @@
 //! The engine: one immutable snapshot of the content, and the pipeline that turns a
 //! [`Message`] into a [`Reply`].
 
+use crate::calibrate::{Calibration, Outcome};
 use crate::detect::{detect, Detection};
 use crate::error::{Diagnostic, ErrorKind, Severity};
 use crate::knowledge::KnowledgeBase;
 use crate::lang::{Formality, Lang};
 use crate::locale::Locales;
-use crate::calibrate::{Calibration, Outcome};
 use crate::retrieve::{Retriever, Sample, Scored};
 
 use crate::hours::Calendar;
@@ -247,7 +247,6 @@ impl Default for Config {
     }
 }
 
-
 /// The Sahaya engine: knowledge, index and locales of one data directory, immutable once
 /// loaded. Cheap to share between threads (`&Engine` is all `respond` needs).
 #[derive(Debug)]
@@ -377,11 +376,9 @@ impl Engine {
             let outcomes = crate::calibrate::spread(samples.len(), cfg.max_samples_per_lang)
                 .map(|i| self.left_out(samples[i]))
                 .collect();
-            if let Some(c) = crate::calibrate::fit(
-                outcomes,
-                Thresholds::builtin(lang),
-                cfg.target_precision,
-            ) {
+            if let Some(c) =
+                crate::calibrate::fit(outcomes, Thresholds::builtin(lang), cfg.target_precision)
+            {
                 by_lang.insert(lang, c);
             }
         }
