@@ -26,6 +26,10 @@ use std::time::Duration;
 /// is a `fallback` whose text is the topic's answer, never an `answer`.
 pub const OUT_OF_SCOPE: &str = "out_of_scope";
 
+/// The tag of complaint topics (a delayed, lost or damaged parcel …): their replies are
+/// always formal, whatever register the customer asked for.
+pub const COMPLAINT_TAG: &str = "problem";
+
 /// Longest message `try_respond` accepts, in bytes; `respond` looks only at its start.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
@@ -720,13 +724,29 @@ impl Engine {
             })
             .or_else(|| self.config.formality_by_lang.get(&reply_lang).copied())
             .unwrap_or_default();
-        let formality = if outcome.formal || decision == Decision::Escalate {
-            if asked != Formality::Formal {
-                trace.push("register: formal (escalation or rule)".into());
-            }
-            Formality::Formal
+        // A complaint is a message about a topic tagged `problem` (delayed, lost, damaged …).
+        let complaint =
+            decision != Decision::Fallback && best_topic.is_some_and(|t| t.has_tag(COMPLAINT_TAG));
+        let formal_because = if decision == Decision::Escalate {
+            Some("escalation")
+        } else if outcome.formal {
+            Some("a rule says so")
+        } else if complaint {
+            Some("a complaint")
         } else {
-            asked
+            None
+        };
+        let formality = match formal_because {
+            Some(why) => {
+                if asked != Formality::Formal {
+                    trace.push(format!(
+                        "register: formal ({why}), though {} was asked",
+                        asked.as_str()
+                    ));
+                }
+                Formality::Formal
+            }
+            None => asked,
         };
 
         // Session memory.

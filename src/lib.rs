@@ -88,7 +88,7 @@ pub mod text;
 
 pub use engine::{
     check, Config, Customer, Decision, Engine, Escalation, Message, Reply, Suggestion, Thresholds,
-    MAX_TEXT_BYTES, OUT_OF_SCOPE,
+    COMPLAINT_TAG, MAX_TEXT_BYTES, OUT_OF_SCOPE,
 };
 pub use error::{Diagnostic, Error, ErrorKind, Severity};
 pub use lang::{Formality, Lang};

@@ -28,6 +28,8 @@ struct Lang {
     clarify: &'static str,
     fallback: &'static str,
     human: &'static str,
+    /// About a topic tagged `problem`: answered formally even when informal was asked.
+    complaint: &'static str,
 }
 
 const LANGS: &[Lang] = &[
@@ -40,6 +42,7 @@ const LANGS: &[Lang] = &[
         clarify: "parcel",
         fallback: "blorp zint quax",
         human: "Can I talk to a real person please?",
+        complaint: "I think my parcel got lost, no update for two weeks",
     },
     Lang {
         code: "el",
@@ -50,6 +53,7 @@ const LANGS: &[Lang] = &[
         clarify: "δέμα",
         fallback: "μπλορπ ζιντ κουαξ",
         human: "Θέλω να μιλήσω με έναν άνθρωπο, όχι με ρομπότ",
+        complaint: "Νομίζω ότι χάθηκε το δέμα μου, δύο εβδομάδες χωρίς καμία ενημέρωση",
     },
     Lang {
         code: "te",
@@ -60,6 +64,7 @@ const LANGS: &[Lang] = &[
         clarify: "పార్సెల్",
         fallback: "బ్లార్ప్ జింట్ క్వాక్స్",
         human: "నాకు మనిషితో మాట్లాడాలి, దయచేసి ఏజెంట్‌ని కనెక్ట్ చేయండి",
+        complaint: "నా పార్సెల్ పోయింది అనిపిస్తోంది, ఎక్కడా దొరకడం లేదు",
     },
 ];
 
@@ -69,6 +74,7 @@ const SITUATIONS: &[(&str, Decision)] = &[
     ("fallback", Decision::Fallback),
     ("escalate in hours", Decision::Escalate),
     ("escalate after hours", Decision::Escalate),
+    ("complaint", Decision::Answer),
 ];
 
 fn ask(l: &Lang, situation: &str, formality: Formality, channel: &str) -> Reply {
@@ -77,6 +83,7 @@ fn ask(l: &Lang, situation: &str, formality: Formality, channel: &str) -> Reply 
         "clarify" => (l.clarify, l.open),
         "fallback" => (l.fallback, l.open),
         "escalate in hours" => (l.human, l.open),
+        "complaint" => (l.complaint, l.open),
         _ => (l.human, l.closed),
     };
     engine().respond(&Message {
@@ -110,6 +117,9 @@ fn golden_replies() {
                     if r.decision != *expected {
                         failures.push(format!("{label}: decision {:?}: {:?}", r.decision, r.trace));
                     }
+                    if *situation == "complaint" && r.formality != Formality::Formal {
+                        failures.push(format!("{label}: a complaint answered informally"));
+                    }
                     let problems =
                         register_problems(l.code, r.formality == Formality::Formal, &r.text);
                     if !problems.is_empty() {
@@ -129,6 +139,7 @@ fn golden_replies() {
                             "answer" => l.answer,
                             "clarify" => l.clarify,
                             "fallback" => l.fallback,
+                            "complaint" => l.complaint,
                             _ => l.human,
                         },
                         r.decision,
