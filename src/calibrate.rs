@@ -25,8 +25,9 @@ pub struct CalibrationConfig {
     pub enabled: bool,
     /// Share of confident answers that must be right, on the left-out phrasings.
     pub target_precision: f32,
-    /// At most this many phrasings per language are sent (evenly spread over the
-    /// knowledge), which bounds the load time of large bases.
+    /// At most this many phrasings per language are sent (chosen by a hash of their text,
+    /// so the choice is stable as content changes), which bounds the load time of large
+    /// bases.
     pub max_samples_per_lang: usize,
 }
 
@@ -35,7 +36,7 @@ impl Default for CalibrationConfig {
         CalibrationConfig {
             enabled: true,
             target_precision: 0.95,
-            max_samples_per_lang: 1500,
+            max_samples_per_lang: 3000,
         }
     }
 }
@@ -153,10 +154,23 @@ pub(crate) fn fit(
     })
 }
 
-/// Indexes of at most `max` of `len` items, evenly spread.
-pub(crate) fn spread(len: usize, max: usize) -> impl Iterator<Item = usize> {
-    let take = len.min(max);
-    (0..take).map(move |i| i * len / take.max(1))
+/// At most `max` of `texts`, chosen by a hash of each text: adding or removing one phrasing
+/// changes the choice by at most that phrasing, so calibration does not jump when an editor
+/// touches an unrelated topic.
+pub(crate) fn choose<'a>(texts: impl Iterator<Item = &'a str>, max: usize) -> Vec<usize> {
+    let mut keyed: Vec<(u64, usize)> = texts.enumerate().map(|(i, t)| (fnv1a(t), i)).collect();
+    keyed.sort_unstable();
+    keyed.truncate(max);
+    let mut chosen: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    chosen.sort_unstable();
+    chosen
+}
+
+/// FNV-1a: a hash that is the same on every platform and in every release.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -203,9 +217,20 @@ mod tests {
     }
 
     #[test]
-    fn spread_is_even_and_bounded() {
-        assert_eq!(spread(10, 5).collect::<Vec<_>>(), vec![0, 2, 4, 6, 8]);
-        assert_eq!(spread(3, 5).collect::<Vec<_>>(), vec![0, 1, 2]);
-        assert_eq!(spread(0, 5).count(), 0);
+    fn the_choice_is_bounded_and_stable_under_additions() {
+        let texts: Vec<String> = (0..100).map(|i| format!("phrasing {i}")).collect();
+        let some = choose(texts.iter().map(String::as_str), 30);
+        assert_eq!(some.len(), 30);
+        assert_eq!(choose(texts.iter().map(String::as_str), 500).len(), 100);
+        // One more text changes the choice by at most one member.
+        let mut more = texts.clone();
+        more.insert(0, "a new phrasing".into());
+        let again: Vec<&str> = choose(more.iter().map(String::as_str), 30)
+            .into_iter()
+            .map(|i| more[i].as_str())
+            .collect();
+        let before: Vec<&str> = some.iter().map(|&i| texts[i].as_str()).collect();
+        let kept = before.iter().filter(|t| again.contains(t)).count();
+        assert!(kept >= 29, "{kept}");
     }
 }

@@ -377,7 +377,12 @@ impl Engine {
                 .iter()
                 .filter(|s| s.lang == lang)
                 .collect();
-            let outcomes = crate::calibrate::spread(samples.len(), cfg.max_samples_per_lang)
+            let chosen = crate::calibrate::choose(
+                samples.iter().map(|s| s.text.as_str()),
+                cfg.max_samples_per_lang,
+            );
+            let outcomes = chosen
+                .into_iter()
                 .map(|i| self.left_out(samples[i]))
                 .collect();
             if let Some(c) =
