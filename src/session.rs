@@ -65,7 +65,10 @@ impl std::fmt::Display for SessionIdError {
         match self {
             SessionIdError::Empty => f.write_str("a session id cannot be empty"),
             SessionIdError::TooLong { bytes, max } => {
-                write!(f, "a session id has at most {max} bytes; this one has {bytes}")
+                write!(
+                    f,
+                    "a session id has at most {max} bytes; this one has {bytes}"
+                )
             }
             SessionIdError::Forbidden { ch, at } => write!(
                 f,
