@@ -1228,3 +1228,40 @@ fn connections_over_the_limit_wait_for_a_free_slot() {
     drop(waiting);
     server.stop();
 }
+
+/// The status line of the answer to raw request bytes.
+fn status_line(s: &mut TcpStream, request: &[u8]) -> String {
+    // The server may answer and close before it has read everything: ignore write errors.
+    let _ = s.write_all(request);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(2).any(|w| w == b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn oversized_heads_get_431_and_414_on_a_real_socket() {
+    let server = Running::start(ServerConfig::default());
+    let big_header = [
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ".as_slice(),
+        &vec![b'a'; 1_000_000],
+        b"\r\n\r\n",
+    ]
+    .concat();
+    assert!(status_line(&mut server.connect(), &big_header).starts_with("HTTP/1.1 431"));
+    let many: String = (0..200).map(|i| format!("X-{i}: a\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: localhost\r\n{many}\r\n");
+    assert!(status_line(&mut server.connect(), many.as_bytes()).starts_with("HTTP/1.1 431"));
+    let long_uri = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    assert!(status_line(&mut server.connect(), long_uri.as_bytes()).starts_with("HTTP/1.1 414"));
+    server.stop();
+}
