@@ -1265,3 +1265,19 @@ fn oversized_heads_get_431_and_414_on_a_real_socket() {
     assert!(status_line(&mut server.connect(), long_uri.as_bytes()).starts_with("HTTP/1.1 414"));
     server.stop();
 }
+
+#[test]
+fn shutdown_does_not_wait_for_clients_that_never_finish_their_headers() {
+    let server = Running::start(ServerConfig {
+        request_timeout_secs: 1,
+        header_read_timeout_secs: 600,
+        ..ServerConfig::default()
+    });
+    let mut half = server.connect();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+    let mut idle = server.connect();
+    assert_eq!(get_keep_alive(&mut idle, "/healthz"), "HTTP/1.1 200 OK");
+    // `stop` allows 20 s; the header timeout alone would take 10 minutes.
+    server.stop();
+    read_until_closed(&mut idle, "an idle connection after shutdown");
+}

@@ -12,7 +12,8 @@
 //! - every connection holds one of `max_connections` slots; without a free slot the
 //!   listener accepts nothing and new clients wait in the kernel's listen queue;
 //! - on shutdown the listener closes, idle connections close, requests in flight finish,
-//!   and `serve` returns when every slot is back.
+//!   and `serve` returns when every slot is back, or after `drain` at the latest: a
+//!   connection still sending its first headers then is dropped.
 
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -39,6 +40,8 @@ pub(crate) struct Limits {
     pub header_read: Duration,
     /// A write may make no progress this long.
     pub write_stall: Duration,
+    /// On shutdown, how long to wait for connections to finish.
+    pub drain: Duration,
 }
 
 /// Accepts connections on `listener` and serves `router` on each until `shutdown`
@@ -89,7 +92,16 @@ pub(crate) async fn accept_loop(
     let _ = closing.send(true);
     // Each connection holds a slot until it ends: all slots back means all are done.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = slots.acquire_many(all).await;
+    if tokio::time::timeout(limits.drain, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        let open = limits.max_connections - slots.available_permits();
+        tracing::info!(
+            open,
+            "connections that sent no complete request in time are dropped"
+        );
+    }
 }
 
 fn is_connection_error(e: &io::Error) -> bool {

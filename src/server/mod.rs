@@ -555,6 +555,8 @@ pub async fn serve(
         max_connections: config.max_connections.clamp(1, MAX_CONNECTIONS),
         header_read: Duration::from_secs(config.header_read_timeout_secs.max(1)),
         write_stall: Duration::from_secs(config.request_timeout_secs.max(1)),
+        // Requests in flight end within the request timeout (408 at the latest).
+        drain: Duration::from_secs(config.request_timeout_secs.max(1) + 1),
     };
     let draining = state.clone();
     connection::accept_loop(listener, app(state), limits, async move {
