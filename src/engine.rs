@@ -467,7 +467,8 @@ impl Engine {
     }
 
     /// Answers a message; never fails. Problems with the request (unknown language, empty
-    /// or huge text) are handled gracefully and noted in the trace; use
+    /// or huge text, a session id that is too long or not printable: nothing is remembered
+    /// under it) are handled gracefully and noted in the trace; use
     /// [`Engine::try_respond`] to reject them instead.
     pub fn respond(&self, msg: &Message) -> Reply {
         let mut trace = Vec::new();
@@ -487,7 +488,8 @@ impl Engine {
     }
 
     /// Answers a message, or rejects a bad request: empty text, text over
-    /// [`MAX_TEXT_BYTES`], an unknown language.
+    /// [`MAX_TEXT_BYTES`], an unknown language, a session id that
+    /// [`crate::session::valid_session_key`] refuses.
     pub fn try_respond(&self, msg: &Message) -> Result<Reply, Error> {
         if msg.text.len() > MAX_TEXT_BYTES {
             return Err(Error::bad_request(format!(
@@ -499,6 +501,10 @@ impl Engine {
             return Err(Error::bad_request("text is empty"));
         }
         let lang = msg.lang.as_deref().map(str::parse::<Lang>).transpose()?;
+        if let Some(id) = msg.session_id.as_deref().filter(|id| !id.is_empty()) {
+            crate::session::valid_session_key(id)
+                .map_err(|e| Error::bad_request(format!("session_id: {e}")))?;
+        }
         if let Some(at) = &msg.at {
             parse_at(at)?;
         }
@@ -529,7 +535,18 @@ impl Engine {
                 .iter()
                 .any(|x| x.eq_ignore_ascii_case(c.trim()))
         });
-        let session_id = msg.session_id.as_deref().filter(|s| !s.is_empty());
+        // An id over the limit or with control characters is not remembered: a caller must
+        // not be able to fill memory with keys.
+        let session_id = match msg.session_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) => match crate::session::valid_session_key(id) {
+                Ok(()) => Some(id),
+                Err(e) => {
+                    trace.push(format!("ignored session id: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
         let session = session_id
             .map(|id| self.sessions.get(id))
             .unwrap_or_default();
