@@ -36,7 +36,7 @@ impl Default for CalibrationConfig {
         CalibrationConfig {
             enabled: true,
             target_precision: 0.95,
-            max_samples_per_lang: 3000,
+            max_samples_per_lang: 2000,
         }
     }
 }
@@ -164,6 +164,35 @@ pub(crate) fn choose<'a>(texts: impl Iterator<Item = &'a str>, max: usize) -> Ve
     let mut chosen: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
     chosen.sort_unstable();
     chosen
+}
+
+/// Calibrations measured in this process, by [`fingerprint`] of the content and settings.
+static CACHE: std::sync::Mutex<Vec<(u64, Calibration)>> = std::sync::Mutex::new(Vec::new());
+/// Calibrations kept; the oldest goes first.
+const CACHED: usize = 4;
+
+/// A fingerprint of everything a calibration depends on, given as text.
+pub(crate) fn fingerprint(text: &str) -> u64 {
+    fnv1a(text)
+}
+
+/// The calibration measured earlier for `key`, if any.
+pub(crate) fn cached(key: u64) -> Option<Calibration> {
+    let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, c)| c.clone())
+}
+
+/// Keeps `calibration` for `key`.
+pub(crate) fn remember(key: u64, calibration: &Calibration) {
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    cache.retain(|(k, _)| *k != key);
+    if cache.len() == CACHED {
+        cache.remove(0);
+    }
+    cache.push((key, calibration.clone()));
 }
 
 /// FNV-1a: a hash that is the same on every platform and in every release.

@@ -369,6 +369,12 @@ impl Engine {
     /// [`CalibrationConfig::max_samples_per_lang`]: crate::calibrate::CalibrationConfig::max_samples_per_lang
     fn calibrate(&self) -> Calibration {
         let cfg = self.config.calibration;
+        // The same content calibrates the same way: reloads of unchanged files, and engines
+        // of one process over one directory, measure once.
+        let key = crate::calibrate::fingerprint(&format!("{:?}{cfg:?}", self.kb));
+        if let Some(known) = crate::calibrate::cached(key) {
+            return known;
+        }
         let mut by_lang = BTreeMap::new();
         for lang in Lang::ALL {
             let samples: Vec<_> = self
@@ -391,7 +397,9 @@ impl Engine {
                 by_lang.insert(lang, c);
             }
         }
-        Calibration { by_lang }
+        let calibration = Calibration { by_lang };
+        crate::calibrate::remember(key, &calibration);
+        calibration
     }
 
     /// What the index makes of a knowledge phrasing sent as a message without it.
