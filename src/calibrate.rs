@@ -97,6 +97,10 @@ impl Calibration {
     }
 }
 
+/// Pairs that answer rightly within this share of the phrasings of the best count as
+/// equally good; see [`fit`].
+const NEAR_BEST: f32 = 0.005;
+
 /// Fewer left-out phrasings than this say too little; the language keeps the defaults.
 const MIN_SAMPLES: usize = 40;
 
@@ -111,14 +115,14 @@ pub(crate) fn fit(
         return None;
     }
     let n = outcomes.len() as f32;
-    let mut best: Option<(usize, Thresholds)> = None;
-    // From strict to lenient, so that among equals the stricter pair stays.
+    // Every pair that keeps the answers precise enough, with how many it answers rightly.
+    let mut feasible: Vec<(usize, Thresholds)> = Vec::new();
     // The knowledge holds next to no off-topic messages, so calibration cannot tell how
     // low a score still means "about the business": `answer` stays at or above `clarify`,
     // the level below which the engine falls back.
     let floor = (base.clarify * 100.0).round() as u32;
-    for a in (floor..=80).rev() {
-        for m in (0..=15).rev() {
+    for a in floor..=80 {
+        for m in 0..=15 {
             let t = Thresholds {
                 answer: a as f32 / 100.0,
                 clarify: base.clarify,
@@ -133,12 +137,25 @@ pub(crate) fn fit(
             }
             // One more wrong answer than seen: a few lucky samples do not lower the bar.
             let precision = right as f32 / (answered + 1) as f32;
-            if answered > 0 && precision >= target && best.is_none_or(|(r, _)| right > r) {
-                best = Some((right, t));
+            if answered > 0 && precision >= target {
+                feasible.push((right, t));
             }
         }
     }
-    let (right, thresholds) = best?;
+    // Near the best coverage the precision curve is flat and a few samples decide between
+    // distant pairs; among the pairs within 0.5% of the phrasings of the best, the one with
+    // the highest `answer` wins (then the highest margin): stable as content changes, and
+    // the least exposed to messages about something else.
+    let most = feasible.iter().map(|(r, _)| *r).max()?;
+    let slack = (outcomes.len() as f32 * NEAR_BEST).round() as usize;
+    let (right, thresholds) = feasible
+        .into_iter()
+        .filter(|(r, _)| r + slack >= most)
+        .max_by(|(_, x), (_, y)| {
+            x.answer
+                .total_cmp(&y.answer)
+                .then(x.margin.total_cmp(&y.margin))
+        })?;
     let answered = outcomes.iter().filter(|o| o.answered(&thresholds)).count();
     let wrong = outcomes
         .iter()
