@@ -226,7 +226,7 @@ fn measure(engine: &Engine, lang: Lang) -> Measured {
             .unwrap_or_else(|| "-".into());
         let describe = |what: &str| {
             format!(
-                "{what}: {:?} {got} [{} {:.2} {}] «{}»",
+                "{what} {:?} {got} [{} {:.2} {}] «{}»",
                 reply.decision, c.kind, reply.confidence, reply.lang, c.text
             )
         };
@@ -235,7 +235,7 @@ fn measure(engine: &Engine, lang: Lang) -> Measured {
             if reply.decision == Decision::Fallback {
                 m.off_fallback += 1;
             } else {
-                m.confusions.push(describe("off_topic →"));
+                m.confusions.push(describe("off_topic → not a fallback:"));
             }
             continue;
         }
@@ -246,7 +246,8 @@ fn measure(engine: &Engine, lang: Lang) -> Measured {
             m.hard.add(o);
         }
         if o != Outcome::Answered {
-            m.confusions.push(describe(&format!("{} → {o:?}", c.topic)));
+            m.confusions
+                .push(describe(&format!("{} → {o:?}:", c.topic)));
         }
     }
     m.confusions.sort();
