@@ -25,8 +25,9 @@ pub struct CalibrationConfig {
     pub enabled: bool,
     /// Share of confident answers that must be right, on the left-out phrasings.
     pub target_precision: f32,
-    /// At most this many phrasings per language are sent (evenly spread over the
-    /// knowledge), which bounds the load time of large bases.
+    /// At most this many phrasings per language are sent (chosen by a hash of their text,
+    /// so the choice is stable as content changes), which bounds the load time of large
+    /// bases.
     pub max_samples_per_lang: usize,
 }
 
@@ -35,7 +36,7 @@ impl Default for CalibrationConfig {
         CalibrationConfig {
             enabled: true,
             target_precision: 0.95,
-            max_samples_per_lang: 1500,
+            max_samples_per_lang: 2000,
         }
     }
 }
@@ -96,6 +97,10 @@ impl Calibration {
     }
 }
 
+/// Pairs that answer rightly within this share of the phrasings of the best count as
+/// equally good; see [`fit`].
+const NEAR_BEST: f32 = 0.005;
+
 /// Fewer left-out phrasings than this say too little; the language keeps the defaults.
 const MIN_SAMPLES: usize = 40;
 
@@ -110,14 +115,14 @@ pub(crate) fn fit(
         return None;
     }
     let n = outcomes.len() as f32;
-    let mut best: Option<(usize, Thresholds)> = None;
-    // From strict to lenient, so that among equals the stricter pair stays.
+    // Every pair that keeps the answers precise enough, with how many it answers rightly.
+    let mut feasible: Vec<(usize, Thresholds)> = Vec::new();
     // The knowledge holds next to no off-topic messages, so calibration cannot tell how
     // low a score still means "about the business": `answer` stays at or above `clarify`,
     // the level below which the engine falls back.
     let floor = (base.clarify * 100.0).round() as u32;
-    for a in (floor..=80).rev() {
-        for m in (0..=15).rev() {
+    for a in floor..=80 {
+        for m in 0..=15 {
             let t = Thresholds {
                 answer: a as f32 / 100.0,
                 clarify: base.clarify,
@@ -132,12 +137,25 @@ pub(crate) fn fit(
             }
             // One more wrong answer than seen: a few lucky samples do not lower the bar.
             let precision = right as f32 / (answered + 1) as f32;
-            if answered > 0 && precision >= target && best.is_none_or(|(r, _)| right > r) {
-                best = Some((right, t));
+            if answered > 0 && precision >= target {
+                feasible.push((right, t));
             }
         }
     }
-    let (right, thresholds) = best?;
+    // Near the best coverage the precision curve is flat and a few samples decide between
+    // distant pairs; among the pairs within 0.5% of the phrasings of the best, the one with
+    // the highest `answer` wins (then the highest margin): stable as content changes, and
+    // the least exposed to messages about something else.
+    let most = feasible.iter().map(|(r, _)| *r).max()?;
+    let slack = (outcomes.len() as f32 * NEAR_BEST).round() as usize;
+    let (right, thresholds) = feasible
+        .into_iter()
+        .filter(|(r, _)| r + slack >= most)
+        .max_by(|(_, x), (_, y)| {
+            x.answer
+                .total_cmp(&y.answer)
+                .then(x.margin.total_cmp(&y.margin))
+        })?;
     let answered = outcomes.iter().filter(|o| o.answered(&thresholds)).count();
     let wrong = outcomes
         .iter()
@@ -153,10 +171,52 @@ pub(crate) fn fit(
     })
 }
 
-/// Indexes of at most `max` of `len` items, evenly spread.
-pub(crate) fn spread(len: usize, max: usize) -> impl Iterator<Item = usize> {
-    let take = len.min(max);
-    (0..take).map(move |i| i * len / take.max(1))
+/// At most `max` of `texts`, chosen by a hash of each text: adding or removing one phrasing
+/// changes the choice by at most that phrasing, so calibration does not jump when an editor
+/// touches an unrelated topic.
+pub(crate) fn choose<'a>(texts: impl Iterator<Item = &'a str>, max: usize) -> Vec<usize> {
+    let mut keyed: Vec<(u64, usize)> = texts.enumerate().map(|(i, t)| (fnv1a(t), i)).collect();
+    keyed.sort_unstable();
+    keyed.truncate(max);
+    let mut chosen: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    chosen.sort_unstable();
+    chosen
+}
+
+/// Calibrations measured in this process, by [`fingerprint`] of the content and settings.
+static CACHE: std::sync::Mutex<Vec<(u64, Calibration)>> = std::sync::Mutex::new(Vec::new());
+/// Calibrations kept; the oldest goes first.
+const CACHED: usize = 4;
+
+/// A fingerprint of everything a calibration depends on, given as text.
+pub(crate) fn fingerprint(text: &str) -> u64 {
+    fnv1a(text)
+}
+
+/// The calibration measured earlier for `key`, if any.
+pub(crate) fn cached(key: u64) -> Option<Calibration> {
+    let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, c)| c.clone())
+}
+
+/// Keeps `calibration` for `key`.
+pub(crate) fn remember(key: u64, calibration: &Calibration) {
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    cache.retain(|(k, _)| *k != key);
+    if cache.len() == CACHED {
+        cache.remove(0);
+    }
+    cache.push((key, calibration.clone()));
+}
+
+/// FNV-1a: a hash that is the same on every platform and in every release.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -203,9 +263,20 @@ mod tests {
     }
 
     #[test]
-    fn spread_is_even_and_bounded() {
-        assert_eq!(spread(10, 5).collect::<Vec<_>>(), vec![0, 2, 4, 6, 8]);
-        assert_eq!(spread(3, 5).collect::<Vec<_>>(), vec![0, 1, 2]);
-        assert_eq!(spread(0, 5).count(), 0);
+    fn the_choice_is_bounded_and_stable_under_additions() {
+        let texts: Vec<String> = (0..100).map(|i| format!("phrasing {i}")).collect();
+        let some = choose(texts.iter().map(String::as_str), 30);
+        assert_eq!(some.len(), 30);
+        assert_eq!(choose(texts.iter().map(String::as_str), 500).len(), 100);
+        // One more text changes the choice by at most one member.
+        let mut more = texts.clone();
+        more.insert(0, "a new phrasing".into());
+        let again: Vec<&str> = choose(more.iter().map(String::as_str), 30)
+            .into_iter()
+            .map(|i| more[i].as_str())
+            .collect();
+        let before: Vec<&str> = some.iter().map(|&i| texts[i].as_str()).collect();
+        let kept = before.iter().filter(|t| again.contains(t)).count();
+        assert!(kept >= 29, "{kept}");
     }
 }

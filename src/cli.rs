@@ -271,7 +271,17 @@ fn mail(
             return Ok(75);
         }
     };
-    match auto_reply(&engine, &store, &cfg, &raw, sender, chrono::Utc::now()) {
+    let now = chrono::Utc::now();
+    // Old rows go as new mail comes in; the memory is kept at least as long as the interval.
+    let mut retention = sahaya::store::Retention::default();
+    retention.auto_reply_secs = retention
+        .auto_reply_secs
+        .max(i64::from(cfg.interval_days) * 86_400)
+        .max(86_400);
+    if let Err(e) = sahaya::store::Store::prune(&store, now.timestamp(), &retention) {
+        eprintln!("sahaya: could not prune the state database: {e}");
+    }
+    match auto_reply(&engine, &store, &cfg, &raw, sender, now) {
         Ok(Outcome::Reply { to, message, reply }) => {
             std::io::stdout()
                 .write_all(&message)
@@ -308,6 +318,7 @@ fn check(data: &std::path::Path, format: Format, stats: bool) -> Result<i32> {
         .filter(|d| d.severity == sahaya::Severity::Error)
         .count();
     match format {
+        Format::Json if stats => {}
         Format::Json => println!("{}", serde_json::to_string_pretty(&diags)?),
         Format::Text => {
             for d in &diags {
@@ -323,46 +334,65 @@ fn check(data: &std::path::Path, format: Format, stats: bool) -> Result<i32> {
             }
         }
     }
-    if stats && errors == 0 {
-        let engine = Engine::load(data)
-            .with_context(|| format!("loading content from {}", data.display()))?;
-        print_calibration(&engine, format)?;
+    if stats {
+        let engine = match errors {
+            0 => Some(
+                Engine::load(data)
+                    .with_context(|| format!("loading content from {}", data.display()))?,
+            ),
+            _ => None,
+        };
+        match format {
+            Format::Json => {
+                let calibration = engine.as_ref().map(calibration_json);
+                let doc = serde_json::json!({"diagnostics": diags, "calibration": calibration});
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            Format::Text => {
+                if let Some(engine) = &engine {
+                    print_calibration(engine);
+                }
+            }
+        }
     }
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
+/// The calibration measured at load, per language, as JSON.
+fn calibration_json(engine: &Engine) -> serde_json::Value {
+    let r3 = |x: f32| (f64::from(x) * 1000.0).round() / 1000.0;
+    let langs: serde_json::Map<String, serde_json::Value> = engine
+        .calibration()
+        .by_lang
+        .iter()
+        .map(|(lang, c)| {
+            let wrong: Vec<_> = c
+                .wrong
+                .iter()
+                .map(|o| {
+                    serde_json::json!({"text": o.text, "topic": o.topic,
+                        "answered": o.found, "confidence": r3(o.confidence)})
+                })
+                .collect();
+            let value = serde_json::json!({
+                "samples": c.samples,
+                "answer": r3(c.thresholds.answer),
+                "margin": r3(c.thresholds.margin),
+                "clarify": r3(c.thresholds.clarify),
+                "coverage": r3(c.coverage),
+                "precision": r3(c.precision),
+                "wrong": wrong,
+            });
+            (lang.code().to_string(), value)
+        })
+        .collect();
+    serde_json::Value::Object(langs)
+}
+
 /// The calibration measured at load, for editors: how much the content lets the engine
 /// answer, and which phrasings it confuses.
-fn print_calibration(engine: &Engine, format: Format) -> Result<()> {
+fn print_calibration(engine: &Engine) {
     let cal = engine.calibration();
-    if matches!(format, Format::Json) {
-        let langs: serde_json::Map<String, serde_json::Value> = cal
-            .by_lang
-            .iter()
-            .map(|(lang, c)| {
-                let wrong: Vec<_> = c
-                    .wrong
-                    .iter()
-                    .map(|o| {
-                        serde_json::json!({"text": o.text, "topic": o.topic,
-                            "answered": o.found, "confidence": o.confidence})
-                    })
-                    .collect();
-                let value = serde_json::json!({
-                    "samples": c.samples,
-                    "answer": c.thresholds.answer,
-                    "margin": c.thresholds.margin,
-                    "clarify": c.thresholds.clarify,
-                    "coverage": c.coverage,
-                    "precision": c.precision,
-                    "wrong": wrong,
-                });
-                (lang.code().to_string(), value)
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&langs)?);
-        return Ok(());
-    }
     let target = engine.config().calibration.target_precision;
     println!(
         "calibration: each knowledge phrasing sent with itself left out; target precision {:.0}%",
@@ -395,5 +425,4 @@ fn print_calibration(engine: &Engine, format: Format) -> Result<()> {
             );
         }
     }
-    Ok(())
 }

@@ -369,6 +369,12 @@ impl Engine {
     /// [`CalibrationConfig::max_samples_per_lang`]: crate::calibrate::CalibrationConfig::max_samples_per_lang
     fn calibrate(&self) -> Calibration {
         let cfg = self.config.calibration;
+        // The same content calibrates the same way: reloads of unchanged files, and engines
+        // of one process over one directory, measure once.
+        let key = crate::calibrate::fingerprint(&format!("{:?}{cfg:?}", self.kb));
+        if let Some(known) = crate::calibrate::cached(key) {
+            return known;
+        }
         let mut by_lang = BTreeMap::new();
         for lang in Lang::ALL {
             let samples: Vec<_> = self
@@ -377,7 +383,12 @@ impl Engine {
                 .iter()
                 .filter(|s| s.lang == lang)
                 .collect();
-            let outcomes = crate::calibrate::spread(samples.len(), cfg.max_samples_per_lang)
+            let chosen = crate::calibrate::choose(
+                samples.iter().map(|s| s.text.as_str()),
+                cfg.max_samples_per_lang,
+            );
+            let outcomes = chosen
+                .into_iter()
                 .map(|i| self.left_out(samples[i]))
                 .collect();
             if let Some(c) =
@@ -386,7 +397,9 @@ impl Engine {
                 by_lang.insert(lang, c);
             }
         }
-        Calibration { by_lang }
+        let calibration = Calibration { by_lang };
+        crate::calibrate::remember(key, &calibration);
+        calibration
     }
 
     /// What the index makes of a knowledge phrasing sent as a message without it.
@@ -462,7 +475,8 @@ impl Engine {
     }
 
     /// Answers a message; never fails. Problems with the request (unknown language, empty
-    /// or huge text) are handled gracefully and noted in the trace; use
+    /// or huge text, a session id that is too long or not printable: nothing is remembered
+    /// under it) are handled gracefully and noted in the trace; use
     /// [`Engine::try_respond`] to reject them instead.
     pub fn respond(&self, msg: &Message) -> Reply {
         let mut trace = Vec::new();
@@ -482,7 +496,8 @@ impl Engine {
     }
 
     /// Answers a message, or rejects a bad request: empty text, text over
-    /// [`MAX_TEXT_BYTES`], an unknown language.
+    /// [`MAX_TEXT_BYTES`], an unknown language, a session id that
+    /// [`crate::session::valid_session_key`] refuses.
     pub fn try_respond(&self, msg: &Message) -> Result<Reply, Error> {
         if msg.text.len() > MAX_TEXT_BYTES {
             return Err(Error::bad_request(format!(
@@ -494,6 +509,10 @@ impl Engine {
             return Err(Error::bad_request("text is empty"));
         }
         let lang = msg.lang.as_deref().map(str::parse::<Lang>).transpose()?;
+        if let Some(id) = msg.session_id.as_deref().filter(|id| !id.is_empty()) {
+            crate::session::valid_session_key(id)
+                .map_err(|e| Error::bad_request(format!("session_id: {e}")))?;
+        }
         if let Some(at) = &msg.at {
             parse_at(at)?;
         }
@@ -524,7 +543,18 @@ impl Engine {
                 .iter()
                 .any(|x| x.eq_ignore_ascii_case(c.trim()))
         });
-        let session_id = msg.session_id.as_deref().filter(|s| !s.is_empty());
+        // An id over the limit or with control characters is not remembered: a caller must
+        // not be able to fill memory with keys.
+        let session_id = match msg.session_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) => match crate::session::valid_session_key(id) {
+                Ok(()) => Some(id),
+                Err(e) => {
+                    trace.push(format!("ignored session id: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
         let session = session_id
             .map(|id| self.sessions.get(id))
             .unwrap_or_default();

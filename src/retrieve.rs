@@ -19,6 +19,7 @@
 //! - an unknown word of five or more letters one edit away from a known word (a typo)
 //!   counts as that word, at a lower weight.
 
+mod chargram;
 mod fuzzy;
 
 use crate::knowledge::KnowledgeBase;
@@ -26,6 +27,7 @@ use crate::lang::Lang;
 use crate::text::translit::{greek_to_latin, telugu_to_latin};
 use crate::text::{normalize, Analyzer, Term, TermKind};
 use crate::Error;
+use chargram::CharGrams;
 use fuzzy::FuzzyIndex;
 use std::collections::{HashMap, HashSet};
 use tantivy::collector::TopDocs;
@@ -57,6 +59,18 @@ const ANSWER_SHARE: f32 = 0.2;
 const SOUND_WEIGHT: f32 = 0.8;
 /// Weight of a known word matched through a typo, relative to the word itself.
 const FUZZY_FACTOR: f32 = 0.7;
+/// Share of the character n-gram similarity in a topic's confidence; the rest is the word
+/// score. Telugu's n-grams, over consonants, vowel signs and viramas, say less about a word
+/// than Greek or Latin ones: leave-one-out calibration on the shipped knowledge answers most
+/// with 0.15 for Telugu and 0.3 for the others.
+fn chargram_share(analyzer: Analyzer) -> f32 {
+    match analyzer {
+        Analyzer::Telugu | Analyzer::TeluguLatin => 0.15,
+        _ => 0.3,
+    }
+}
+/// Topics closest by character n-grams added to the BM25 candidates.
+const CHARGRAM_CANDIDATES: usize = 3;
 /// The tantivy tokenizer of every field: phrasings are indexed as their analyzed terms.
 const TERMS_TOKENIZER: &str = "sahaya_terms";
 
@@ -117,6 +131,8 @@ struct FieldData {
     concepts: HashMap<Term, Term>,
     /// Known words (and synonyms) by their one-deletion forms, for typos.
     fuzzy: FuzzyIndex,
+    /// Character n-gram vectors of the field's phrasings.
+    chargrams: CharGrams,
 }
 
 impl FieldData {
@@ -162,6 +178,8 @@ pub struct PreparedQuery {
     known: Vec<(TermId, f32)>,
     /// Weight of every term of the message, known or not.
     total_weight: f32,
+    /// The normalized message, for the character n-gram similarity.
+    normalized: String,
 }
 
 /// A scored topic.
@@ -271,6 +289,7 @@ impl Retriever {
         // Every phrasing of every topic, analyzed once.
         let mut raw: Vec<(usize, PhrasingKind, Analyzer, Vec<Term>)> = Vec::new();
         let mut sources: Vec<u32> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
         let mut samples: Vec<Sample> = Vec::new();
         for (ti, topic) in kb.topics().iter().enumerate() {
             for lang in Lang::ALL {
@@ -290,6 +309,10 @@ impl Retriever {
                     );
                     raw.push((ti, kind, analyzer, terms));
                     sources.push(source);
+                    texts.push(match kind {
+                        PhrasingKind::Answer => String::new(),
+                        _ => normalize(text),
+                    });
                 };
                 let mut sample = |text: &str, romanized: bool| {
                     let source = samples.len() as u32;
@@ -362,6 +385,7 @@ impl Retriever {
                     postings: Vec::new(),
                     concepts: concepts[&a].clone(),
                     fuzzy: FuzzyIndex::default(),
+                    chargrams: CharGrams::default(),
                 },
             );
         }
@@ -451,6 +475,21 @@ impl Retriever {
             let fd = &fields[analyzer];
             p.total_weight = p.terms.iter().map(|&id| fd.weights[id as usize]).sum();
         }
+        for a in Analyzer::ALL {
+            let of_field = raw
+                .iter()
+                .zip(&texts)
+                .enumerate()
+                .filter(|(_, ((_, kind, analyzer, _), _))| {
+                    *analyzer == a && *kind != PhrasingKind::Answer
+                })
+                .map(|(pid, (_, text))| (pid as u32, text.as_str()));
+            let cg = CharGrams::build(of_field);
+            fields
+                .get_mut(&a)
+                .expect("every analyzer has a field")
+                .chargrams = cg;
+        }
         for (pid, (p, (_, _, analyzer, _))) in phrasings.iter().zip(&raw).enumerate() {
             if p.kind == PhrasingKind::Answer {
                 continue;
@@ -501,7 +540,10 @@ impl Retriever {
     /// that term, without its n-grams.
     pub fn prepare(&self, analyzer: Analyzer, normalized: &str) -> PreparedQuery {
         let fd = &self.fields[&analyzer];
-        let mut q = PreparedQuery::default();
+        let mut q = PreparedQuery {
+            normalized: normalized.to_string(),
+            ..PreparedQuery::default()
+        };
         let mut seen: HashSet<Term> = HashSet::new();
         for word in crate::text::words(normalized).take(MAX_QUERY_WORDS) {
             let mut terms = analyzer.analyze_normalized(word, 1);
@@ -635,12 +677,18 @@ impl Retriever {
         exclude: Option<u32>,
     ) -> Result<Vec<Scored>, Error> {
         let hits = self.bare_search(analyzer, &query.search_terms)?;
-        if query.total_weight <= 0.0 || query.known.is_empty() {
+        if query.total_weight <= 0.0 {
             return Ok(Vec::new());
         }
         let fd = &self.fields[&analyzer];
-        // Distinct topics in BM25 order; only the best few are worth re-scoring.
-        let mut candidates: Vec<usize> = Vec::with_capacity(MAX_TOPICS);
+        let excluded = |p: u32| exclude.is_some_and(|s| self.phrasings[p as usize].source == s);
+        // Character n-gram similarity of every phrasing of the field.
+        let mut similarity = vec![0.0f32; self.phrasings.len()];
+        fd.chargrams
+            .similarities(&query.normalized, &mut similarity, excluded);
+        // Distinct topics in BM25 order; only the best few are worth re-scoring. The topics
+        // closest by n-grams join them: a spelling BM25 misses may still be near.
+        let mut candidates: Vec<usize> = Vec::with_capacity(MAX_TOPICS + CHARGRAM_CANDIDATES);
         for (_, addr) in &hits {
             let pid = self.pid_by_doc[addr.segment_ord as usize][addr.doc_id as usize];
             let topic = self.phrasings[pid as usize].topic;
@@ -649,6 +697,22 @@ impl Retriever {
                 if candidates.len() == MAX_TOPICS {
                     break;
                 }
+            }
+        }
+        let mut by_ngrams: Vec<(usize, f32)> = Vec::new();
+        for (pid, &sim) in similarity.iter().enumerate() {
+            if sim > 0.0 {
+                let topic = self.phrasings[pid].topic;
+                match by_ngrams.iter_mut().find(|(t, _)| *t == topic) {
+                    Some((_, best)) => *best = best.max(sim),
+                    None => by_ngrams.push((topic, sim)),
+                }
+            }
+        }
+        by_ngrams.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for &(topic, _) in by_ngrams.iter().take(CHARGRAM_CANDIDATES) {
+            if !candidates.contains(&topic) {
+                candidates.push(topic);
             }
         }
         // Matched weight of every phrasing of the candidates, from the postings of the
@@ -662,7 +726,6 @@ impl Retriever {
         let mut matched = vec![0.0f32; offsets.last().copied().unwrap_or(0)];
         // With a phrasing left out, a topic's vocabulary is what its other phrasings have.
         let mut vocabulary_without = vec![0.0f32; candidates.len()];
-        let excluded = |p: u32| exclude.is_some_and(|s| self.phrasings[p as usize].source == s);
         for &(term, w) in &query.known {
             let Some(post) = fd.postings.get(term as usize) else {
                 continue;
@@ -691,7 +754,9 @@ impl Retriever {
         for (ci, &topic) in candidates.iter().enumerate() {
             let tt = &fd.topics[topic];
             let mut phrasing_score = 0.0f32;
+            let mut ngram_score = 0.0f32;
             for (i, &pid) in tt.phrasings.iter().enumerate() {
+                ngram_score = ngram_score.max(similarity[pid]);
                 let p = &self.phrasings[pid];
                 let matched = matched[offsets[ci] + i];
                 if matched <= 0.0 || p.total_weight <= 0.0 {
@@ -711,10 +776,11 @@ impl Retriever {
                 None => overlap(&query.known, &tt.vocabulary),
             } / query.total_weight;
             let answer = overlap(&query.known, &tt.answer) / query.total_weight;
-            let confidence = (PHRASING_SHARE * phrasing_score
+            let words = PHRASING_SHARE * phrasing_score
                 + VOCABULARY_SHARE * vocabulary
-                + ANSWER_SHARE * answer)
-                .min(1.0);
+                + ANSWER_SHARE * answer;
+            let share = chargram_share(analyzer);
+            let confidence = ((1.0 - share) * words + share * ngram_score).min(1.0);
             ranked.push(Scored {
                 topic,
                 confidence,

@@ -4,11 +4,150 @@
 //! live without messages, and are bounded in number (the least recently seen one is dropped
 //! when the store is full). A reloaded engine keeps the same store, so an edit to the
 //! content does not make the bot forget that a conversation is with a person.
+//!
+//! A session id is at most [`MAX_SESSION_ID_BYTES`] bytes of printable text
+//! ([`valid_session_id`]). A host that takes conversations from several channels keeps
+//! them apart with [`scoped_key`]: the HTTP server files `/v1/respond` conversations under
+//! `api:<id>` and Chatwoot's under `chatwoot:<account>:<conversation>`, so a caller of one
+//! channel cannot name a conversation of another.
+//!
+//! ```
+//! use sahaya::session::{scoped_key, valid_session_id, MAX_SESSION_ID_BYTES};
+//!
+//! assert!(valid_session_id("web-7f3a").is_ok());
+//! assert!(valid_session_id(&"x".repeat(MAX_SESSION_ID_BYTES + 1)).is_err());
+//! assert!(valid_session_id("a\nb").is_err());
+//! assert_eq!(scoped_key("api", "chatwoot:1:2").unwrap(), "api:chatwoot:1:2");
+//! ```
 
 use crate::engine::Escalation;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Longest session id a caller may give, in bytes.
+pub const MAX_SESSION_ID_BYTES: usize = 128;
+
+/// Longest scope name of [`scoped_key`], in bytes.
+pub const MAX_SCOPE_BYTES: usize = 16;
+
+/// Longest key the engine keeps a session under: a scope, a colon and a session id.
+pub const MAX_SESSION_KEY_BYTES: usize = MAX_SCOPE_BYTES + 1 + MAX_SESSION_ID_BYTES;
+
+/// Why a session id (or key) is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionIdError {
+    /// The id is empty.
+    Empty,
+    /// The id is longer than the limit.
+    TooLong {
+        /// Its length in bytes.
+        bytes: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The id has a control character, a line break, a tab, a whitespace other than the
+    /// plain space, or an invisible formatting character (bidi controls, zero-width marks).
+    Forbidden {
+        /// The character.
+        ch: char,
+        /// Its byte offset in the id.
+        at: usize,
+    },
+    /// A scope of [`scoped_key`] is not 1 to [`MAX_SCOPE_BYTES`] ASCII letters, digits,
+    /// `-` or `_`.
+    BadScope,
+}
+
+impl std::fmt::Display for SessionIdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionIdError::Empty => f.write_str("a session id cannot be empty"),
+            SessionIdError::TooLong { bytes, max } => {
+                write!(
+                    f,
+                    "a session id has at most {max} bytes; this one has {bytes}"
+                )
+            }
+            SessionIdError::Forbidden { ch, at } => write!(
+                f,
+                "a session id cannot contain U+{:04X} (at byte {at}): control characters, \
+                 line breaks, tabs, whitespace other than the space and invisible \
+                 formatting characters are not allowed",
+                u32::from(*ch)
+            ),
+            SessionIdError::BadScope => write!(
+                f,
+                "a session scope is 1 to {MAX_SCOPE_BYTES} ASCII letters, digits, '-' or '_'"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionIdError {}
+
+/// Checks a session id given by a caller: 1 to [`MAX_SESSION_ID_BYTES`] bytes, no control
+/// characters, no whitespace but the space, no invisible formatting characters. Every
+/// channel applies this same rule.
+pub fn valid_session_id(id: &str) -> Result<(), SessionIdError> {
+    check(id, MAX_SESSION_ID_BYTES)
+}
+
+/// Checks a key the engine keeps a session under: the rule of [`valid_session_id`], with
+/// room for a scope ([`MAX_SESSION_KEY_BYTES`]). [`crate::Engine::try_respond`] refuses
+/// other keys and [`crate::Engine::respond`] remembers nothing under them.
+pub fn valid_session_key(key: &str) -> Result<(), SessionIdError> {
+    check(key, MAX_SESSION_KEY_BYTES)
+}
+
+/// The key of session `id` in the key space `scope` (`api`, `chatwoot` …): `scope:id`,
+/// after checking `id` with [`valid_session_id`].
+pub fn scoped_key(scope: &str, id: &str) -> Result<String, SessionIdError> {
+    let scope_ok = !scope.is_empty()
+        && scope.len() <= MAX_SCOPE_BYTES
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !scope_ok {
+        return Err(SessionIdError::BadScope);
+    }
+    valid_session_id(id)?;
+    Ok(format!("{scope}:{id}"))
+}
+
+fn check(id: &str, max: usize) -> Result<(), SessionIdError> {
+    if id.is_empty() {
+        return Err(SessionIdError::Empty);
+    }
+    if id.len() > max {
+        return Err(SessionIdError::TooLong {
+            bytes: id.len(),
+            max,
+        });
+    }
+    match id.char_indices().find(|(_, c)| forbidden(*c)) {
+        Some((at, ch)) => Err(SessionIdError::Forbidden { ch, at }),
+        None => Ok(()),
+    }
+}
+
+/// Characters that do not print, or print as something else, in logs and help desks.
+fn forbidden(c: char) -> bool {
+    c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
 
 /// What is remembered about one conversation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,13 +167,63 @@ pub struct Session {
 struct Entry {
     session: Session,
     seen: Instant,
+    /// Position in [`Table::order`].
+    tick: u64,
+}
+
+/// The sessions, and their keys from the least to the most recently seen. Ticks grow with
+/// each touch and `seen` is taken under the same lock, so the oldest entries, expired or
+/// not, are always at the front of `order`: eviction and expiry never scan the table.
+#[derive(Default)]
+struct Table {
+    map: HashMap<Arc<str>, Entry>,
+    order: BTreeMap<u64, Arc<str>>,
+    next_tick: u64,
+}
+
+impl Table {
+    /// Drops sessions from the front while `drop_it` says so; how many were dropped.
+    fn drop_front(&mut self, mut drop_it: impl FnMut(&Entry) -> bool) -> usize {
+        let mut dropped = 0;
+        while let Some(entry) = self.order.first_entry() {
+            let key = Arc::clone(entry.get());
+            let expired = self.map.get(&key).is_none_or(&mut drop_it);
+            if !expired {
+                break;
+            }
+            entry.remove();
+            self.map.remove(&key);
+            dropped += 1;
+        }
+        dropped
+    }
+
+    /// Drops the least recently seen session.
+    fn pop_oldest(&mut self) {
+        if let Some((_, key)) = self.order.pop_first() {
+            self.map.remove(&key);
+        }
+    }
+
+    /// Moves `key` to the back (most recently seen) and stamps it with `now`.
+    fn touch(&mut self, key: &str, now: Instant) {
+        let tick = self.next_tick;
+        if let Some(e) = self.map.get_mut(key) {
+            self.next_tick += 1;
+            if let Some(k) = self.order.remove(&e.tick) {
+                self.order.insert(tick, k);
+            }
+            e.tick = tick;
+            e.seen = now;
+        }
+    }
 }
 
 /// The in-memory session store shared by every snapshot of an engine.
 pub struct SessionStore {
     ttl: Duration,
     max: usize,
-    map: Mutex<HashMap<String, Entry>>,
+    table: Mutex<Table>,
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -53,56 +242,78 @@ impl SessionStore {
         SessionStore {
             ttl,
             max: max.max(1),
-            map: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table::default()),
         }
     }
 
     /// The session `id` as it is now (a fresh one when unknown or expired).
     pub fn get(&self, id: &str) -> Session {
-        let map = self.lock();
-        match map.get(id) {
+        let table = self.lock();
+        match table.map.get(id) {
             Some(e) if e.seen.elapsed() <= self.ttl => e.session.clone(),
             _ => Session::default(),
         }
     }
 
-    /// Stores the session `id` as of now.
+    /// Stores the session `id` as of now. When the store is full, expired sessions go
+    /// first, then the least recently seen one.
     pub fn put(&self, id: &str, session: Session) {
-        let mut map = self.lock();
+        let mut table = self.lock();
         let now = Instant::now();
-        if map.len() >= self.max && !map.contains_key(id) {
+        if let Some(e) = table.map.get_mut(id) {
+            e.session = session;
+            table.touch(id, now);
+            return;
+        }
+        if table.map.len() >= self.max {
             let ttl = self.ttl;
-            map.retain(|_, e| now.duration_since(e.seen) <= ttl);
-            if map.len() >= self.max {
-                if let Some(oldest) = map
-                    .iter()
-                    .min_by_key(|(_, e)| e.seen)
-                    .map(|(k, _)| k.clone())
-                {
-                    map.remove(&oldest);
-                }
+            table.drop_front(|e| now.duration_since(e.seen) > ttl);
+            if table.map.len() >= self.max {
+                table.pop_oldest();
             }
         }
-        map.insert(id.to_string(), Entry { session, seen: now });
+        let key: Arc<str> = Arc::from(id);
+        let tick = table.next_tick;
+        table.next_tick += 1;
+        table.order.insert(tick, Arc::clone(&key));
+        table.map.insert(
+            key,
+            Entry {
+                session,
+                seen: now,
+                tick,
+            },
+        );
     }
 
     /// Hands an escalated conversation back to the bot; true when it was with a person.
     pub fn hand_back(&self, id: &str) -> bool {
-        let mut map = self.lock();
-        match map.get_mut(id) {
-            Some(e) if e.session.escalated.is_some() => {
+        let mut table = self.lock();
+        let now = Instant::now();
+        match table.map.get_mut(id) {
+            Some(e) if e.session.escalated.is_some() && now.duration_since(e.seen) <= self.ttl => {
                 e.session.escalated = None;
                 e.session.consecutive_fallbacks = 0;
-                e.seen = Instant::now();
+                table.touch(id, now);
                 true
             }
             _ => false,
         }
     }
 
-    /// Number of sessions held (expired ones included until they are swept).
+    /// Forgets every session whose time to live has run out; returns how many. A server
+    /// calls this now and then so that idle conversations do not hold memory until the
+    /// store fills up.
+    pub fn purge_expired(&self) -> usize {
+        let mut table = self.lock();
+        let now = Instant::now();
+        let ttl = self.ttl;
+        table.drop_front(|e| now.duration_since(e.seen) > ttl)
+    }
+
+    /// Number of sessions held (expired ones included until they are purged).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().map.len()
     }
 
     /// True when no session is held.
@@ -110,15 +321,75 @@ impl SessionStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         // A panic while holding the lock cannot leave an entry half-written: recover.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_ids_are_short_printable_text() {
+        assert_eq!(valid_session_id("web-1 Ελένη తెలుగు"), Ok(()));
+        assert_eq!(valid_session_id(&"x".repeat(MAX_SESSION_ID_BYTES)), Ok(()));
+        assert_eq!(
+            valid_session_id(&"x".repeat(MAX_SESSION_ID_BYTES + 1)),
+            Err(SessionIdError::TooLong {
+                bytes: MAX_SESSION_ID_BYTES + 1,
+                max: MAX_SESSION_ID_BYTES
+            })
+        );
+        // Three bytes a letter: 43 Telugu letters are over the limit.
+        assert!(valid_session_id(&"క".repeat(43)).is_err());
+        assert_eq!(valid_session_id(""), Err(SessionIdError::Empty));
+        for (id, ch, at) in [
+            ("a\nb", '\n', 1),
+            ("a\rb", '\r', 1),
+            ("\tab", '\t', 0),
+            ("ab\0", '\0', 2),
+            ("a\u{7f}", '\u{7f}', 1),
+            ("a\u{85}", '\u{85}', 1),
+            ("a\u{a0}b", '\u{a0}', 1),
+            ("a\u{2028}b", '\u{2028}', 1),
+            ("ab\u{202e}cd", '\u{202e}', 2),
+            ("a\u{200b}", '\u{200b}', 1),
+            ("\u{feff}a", '\u{feff}', 0),
+        ] {
+            assert_eq!(
+                valid_session_id(id),
+                Err(SessionIdError::Forbidden { ch, at }),
+                "{id:?}"
+            );
+        }
+        let message = valid_session_id("a\nb").unwrap_err().to_string();
+        assert!(message.contains("U+000A"), "{message}");
+    }
+
+    #[test]
+    fn scoped_keys_keep_channels_apart() {
+        assert_eq!(scoped_key("api", "s-1").unwrap(), "api:s-1");
+        assert_eq!(
+            scoped_key("api", "chatwoot:3:12").unwrap(),
+            "api:chatwoot:3:12"
+        );
+        assert_ne!(
+            scoped_key("api", "chatwoot:3:12").unwrap(),
+            scoped_key("chatwoot", "3:12").unwrap()
+        );
+        let longest = scoped_key(
+            &"s".repeat(MAX_SCOPE_BYTES),
+            &"x".repeat(MAX_SESSION_ID_BYTES),
+        )
+        .unwrap();
+        assert_eq!(longest.len(), MAX_SESSION_KEY_BYTES);
+        assert_eq!(valid_session_key(&longest), Ok(()));
+        assert!(scoped_key("api", &"x".repeat(MAX_SESSION_ID_BYTES + 1)).is_err());
+        assert_eq!(scoped_key("a:b", "x"), Err(SessionIdError::BadScope));
+        assert_eq!(scoped_key("", "x"), Err(SessionIdError::BadScope));
+    }
 
     #[test]
     fn sessions_expire_after_their_ttl() {
@@ -136,6 +407,28 @@ mod tests {
     }
 
     #[test]
+    fn purging_forgets_only_expired_sessions() {
+        let store = SessionStore::new(Duration::from_millis(300), 10);
+        store.put("old-1", Session::default());
+        store.put("old-2", Session::default());
+        std::thread::sleep(Duration::from_millis(600));
+        store.put("new", Session::default());
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.purge_expired(), 2);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.purge_expired(), 0);
+        // A session seen again is no longer among the oldest.
+        let store = SessionStore::new(Duration::from_millis(300), 10);
+        store.put("a", Session::default());
+        store.put("b", Session::default());
+        std::thread::sleep(Duration::from_millis(600));
+        store.put("a", Session::default());
+        assert_eq!(store.purge_expired(), 1);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.purge_expired(), 0);
+    }
+
+    #[test]
     fn the_least_recently_seen_session_makes_room() {
         let store = SessionStore::new(Duration::from_secs(60), 2);
         for (i, id) in ["a", "b", "c"].iter().enumerate() {
@@ -146,11 +439,41 @@ mod tests {
                     ..Session::default()
                 },
             );
-            std::thread::sleep(Duration::from_millis(2));
         }
         assert_eq!(store.len(), 2);
         assert_eq!(store.get("a"), Session::default());
         assert_eq!(store.get("c").turns, 3);
+        // Seeing "b" again makes "c" the least recently seen.
+        store.put(
+            "b",
+            Session {
+                turns: 9,
+                ..Session::default()
+            },
+        );
+        store.put("d", Session::default());
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.get("c"), Session::default());
+        assert_eq!(store.get("b").turns, 9);
+    }
+
+    #[test]
+    fn a_full_store_evicts_in_constant_steps() {
+        let store = SessionStore::new(Duration::from_secs(60), 1000);
+        for i in 0..5000 {
+            let session = Session {
+                turns: i,
+                ..Session::default()
+            };
+            store.put(&format!("s-{i}"), session);
+        }
+        assert_eq!(store.len(), 1000);
+        assert_eq!(store.get("s-3999"), Session::default());
+        assert_eq!(store.get("s-4000").turns, 4000);
+        let table = store.lock();
+        assert_eq!(table.order.len(), table.map.len());
+        assert!(table.map.contains_key("s-4999") && table.map.contains_key("s-4000"));
+        assert!(!table.map.contains_key("s-3999"));
     }
 
     #[test]

@@ -111,8 +111,12 @@ struct Bot {
 }
 
 /// Sahaya with Chatwoot at a fresh mock and a webhook URL that nobody serves (the outbox is
-/// only inspected).
+/// only inspected). Without a secret, unsigned deliveries are allowed.
 async fn bot(secret: Option<&str>) -> Bot {
+    bot_with(secret, secret.is_none()).await
+}
+
+async fn bot_with(secret: Option<&str>, allow_unsigned: bool) -> Bot {
     let (base_url, chatwoot) = mock_server().await;
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let mut integrations = Integrations::new(store.clone());
@@ -120,6 +124,7 @@ async fn bot(secret: Option<&str>) -> Bot {
         base_url,
         api_token: TOKEN.into(),
         secret: secret.map(String::from),
+        allow_unsigned,
         timeout_secs: 4,
     });
     integrations.webhook = Some(WebhookConfig {
@@ -164,6 +169,7 @@ fn delivery(message_id: u64, conversation: u64, status: &str, content: &str) -> 
 
 struct Answer {
     status: StatusCode,
+    headers: HeaderMap,
     body: Value,
 }
 
@@ -180,10 +186,15 @@ async fn send(state: &AppState, body: &[u8], signature: Option<(&str, &str)>) ->
         .await
         .unwrap();
     let status = resp.status();
+    let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-    Answer { status, body }
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Posts `v` signed with `secret`, as Chatwoot does.
@@ -340,6 +351,124 @@ async fn a_wrong_signature_is_refused_and_nothing_is_posted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_deliveries_are_refused_unless_explicitly_allowed() {
+    // No secret and no allow_unsigned: a forged delivery must not make the bot post.
+    let bot = bot_with(None, false).await;
+    let v = delivery(4101, 21, "pending", "Where is my parcel?");
+    let body = serde_json::to_vec(&v).unwrap();
+    let a = send(&bot.state, &body, None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "bad_signature");
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allow_unsigned"),
+        "{}",
+        a.body
+    );
+    // Its message id was not claimed either.
+    assert!(bot.chatwoot.calls().is_empty());
+    assert!(bot.store.first_delivery("chatwoot:3:4101", now()).unwrap());
+
+    // Explicitly allowed: the same delivery is answered.
+    let bot = bot_with(None, true).await;
+    let a = send(&bot.state, &body, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["status"], "answered");
+    assert_eq!(bot.chatwoot.paths(), [messages_path(21)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_signatures_are_limited_per_client() {
+    let bot = bot(Some(SECRET)).await;
+    let v = delivery(4201, 22, "pending", "Where is my parcel?");
+    for i in 0..sahaya::server::AUTH_FAILURES_PER_MINUTE {
+        let a = deliver(&bot.state, &v, "guessed-secret").await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {i}: {}",
+            a.body
+        );
+    }
+    // Past the limit even a good signature waits for the minute to pass.
+    let a = deliver(&bot.state, &v, SECRET).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "rate_limited");
+    let retry: u64 = a.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert!(bot.chatwoot.calls().is_empty());
+    // The admin endpoints keep their own count.
+    let req = Request::post("/v1/admin/reload")
+        .header(header::AUTHORIZATION, "Bearer x")
+        .body(Body::empty())
+        .unwrap();
+    let resp = app(bot.state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::NOT_FOUND,
+        "admin is off here, not limited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_sessions_cannot_reach_chatwoot_conversations() {
+    let bot = bot(Some(SECRET)).await;
+    let court = "This is unacceptable, I will take you to court";
+    let a = deliver(&bot.state, &delivery(9001, 30, "pending", court), SECRET).await;
+    assert_eq!(a.body["status"], "handed_off", "{}", a.body);
+    assert_eq!(bot.store.outbox().unwrap().len(), 1);
+
+    // A public API caller naming the Chatwoot conversation gets a conversation of its own:
+    // it does not read the help desk's escalation ...
+    let reply = respond(
+        &bot.state,
+        json!({"text": "Where is my parcel?", "session_id": "chatwoot:3:30"}),
+    )
+    .await;
+    assert_eq!(reply["decision"], "answer", "{reply}");
+    assert_eq!(reply["escalation"], Value::Null);
+    assert_eq!(
+        reply["session_id"], "chatwoot:3:30",
+        "the id is echoed as sent"
+    );
+
+    // ... and cannot escalate (poison) another help-desk conversation.
+    let reply = respond(
+        &bot.state,
+        json!({"text": "I am calling my lawyer", "session_id": "chatwoot:3:31"}),
+    )
+    .await;
+    assert_eq!(reply["decision"], "escalate");
+    let snapshot = bot.state.snapshot();
+    let sessions = snapshot.engine.sessions();
+    assert!(sessions.get("chatwoot:3:31").escalated.is_none());
+    assert!(sessions.get("api:chatwoot:3:31").escalated.is_some());
+    assert!(sessions.get("chatwoot:3:30").escalated.is_some());
+    let a = deliver(
+        &bot.state,
+        &delivery(9002, 31, "pending", "Where is my parcel?"),
+        SECRET,
+    )
+    .await;
+    assert_eq!(a.body["status"], "answered", "{}", a.body);
+    assert_eq!(a.body["decision"], "answer");
+    // The API escalation went to the webhook under the caller's id, marked as from the API.
+    let rows = bot.store.outbox().unwrap();
+    assert_eq!(rows.len(), 2);
+    let event: Value = serde_json::from_str(&rows[1].payload).unwrap();
+    assert_eq!(
+        (event["source"].as_str(), event["session_id"].as_str()),
+        (Some("api"), Some("chatwoot:3:31"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_delivery_is_answered_once() {
     let bot = bot(Some(SECRET)).await;
     let v = delivery(5001, 16, "pending", "Where is my parcel?");
@@ -399,7 +528,7 @@ async fn a_chatwoot_failure_is_a_502_and_the_retry_is_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_deliveries_get_4xx_never_500() {
-    // Without a secret, deliveries need no signature.
+    // Unsigned deliveries allowed: the body itself is what is tested.
     let bot = bot(None).await;
     let a = send(&bot.state, b"{\"event\": ", None).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);

@@ -37,15 +37,15 @@ fn assert_ranked_first(cases: &[(&str, &str)]) {
 #[test]
 fn code_mixed_and_unjoined_telugu() {
     assert_ranked_first(&[
+        ("track_parcel", "నేను పంపిన parcel ఏ ఊరి దాకా వచ్చిందో ఎలా చూడాలి"),
+        ("refund_status", "cancel చేసిన order కి refund ఇప్పటికీ జమ కాలేదు"),
         (
-            "track_parcel",
-            "నేను పంపిన parcel ఇప్పుడు ఏ ఊరిలో ఉందో ఎలా తెలుసుకోవాలి",
+            "held_at_customs",
+            "కస్టమ్స్లో నా సరుకు నిలిచిపోయింది, విడిపించడానికి ఏం చెయ్యాలి",
         ),
-        ("refund_status", "cancel చేసిన order కి refund ఇంకా రాలేదు"),
-        ("held_at_customs", "నా పార్సెల్ కస్టమ్స్లో ఆగిపోయింది ఏం చేయాలి"),
         (
             "change_delivery_address",
-            "delivery address మార్చాలి, ఇల్లు మారాను",
+            "కొత్త ఇంటికి మారాను, parcel address మార్చగలరా",
         ),
     ]);
 }
@@ -53,27 +53,33 @@ fn code_mixed_and_unjoined_telugu() {
 #[test]
 fn romanized_spelling_variants() {
     assert_ranked_first(&[
-        ("cancel_shipment", "naa booking cancel cheyyalanukuntunnanu"),
-        ("refund_status", "naa refund inka raaledhu enduku"),
+        ("cancel_shipment", "naa order cancel cheyyalanukuntunnanu"),
+        ("refund_status", "naa refund ippatiki raaledhu enduku"),
         (
             "change_delivery_address",
             "8elw na allaksw th dieythinsh paradoshs",
         ),
-        ("cancel_shipment", "thelo na akyroso tin apostoli mou"),
-        ("held_at_customs", "TO ΔΕΜΑ ΜΟΥ ΚΟΛΛΗΣΕ ΣΤΟ ΤΕΛΩΝΕΙΟ"),
+        (
+            "cancel_shipment",
+            "mporeis na akyroseis tin paraggelia mou?",
+        ),
+        ("held_at_customs", "ΑΚΟΜΑ ΣΤΑ ΧΕΡΙΑ ΤΟΥ ΤΕΛΩΝΕΙΟΥ ΤΟ ΠΑΚΕΤΟ"),
     ]);
 }
 
 #[test]
 fn typos_and_synonyms() {
     assert_ranked_first(&[
-        ("refund_status", "when will I get my refnud"),
+        ("refund_status", "when does my refnud arrive"),
         ("damaged_parcel", "the pakage arived all crushed"),
         (
             "lost_parcel",
-            "my consignment seems to have vanished completely",
+            "that consignment seems to have totally vanished",
         ),
-        ("shipping_rates", "how much is the fee to post a small box"),
+        (
+            "shipping_rates",
+            "what fee is charged to post one small box",
+        ),
     ]);
 }
 
@@ -82,7 +88,7 @@ fn off_topic_messages_with_typos_and_loanwords_are_not_answered() {
     let engine = engine();
     for text in [
         "whats the wether in hyderabad tomorow",
-        "ఈ రోజు cricket match score ఎంత",
+        "IPL లో ఈ సీజన్ top scorer ఎవరు",
         "recomend a good biryani recipie",
         "pws ftiaxnw moussaka xwris melitzanes",
     ] {
@@ -103,7 +109,7 @@ fn search_terms(engine: &Engine, analyzer: Analyzer, text: &str) -> Vec<String> 
 fn unknown_words_are_rescued_on_the_shipped_content() {
     let engine = engine();
     // An English loanword in Latin letters inside Telugu: by its synonym group or its sound.
-    let terms = search_terms(&engine, Analyzer::Telugu, "consignment ఇంకా రాలేదు");
+    let terms = search_terms(&engine, Analyzer::Telugu, "consignment ఇప్పటికీ అందలేదు");
     assert!(
         terms
             .iter()

@@ -211,7 +211,7 @@ fn rendered_replies_keep_their_register() {
             env!("CARGO_MANIFEST_DIR")
         );
         let set: Set = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        for c in set.case.iter().step_by(3) {
+        for c in set.case.iter().step_by(2) {
             for f in [Formality::Formal, Formality::Informal] {
                 for at in ["2026-11-25T10:00:00+02:00", "2026-11-28T21:00:00+02:00"] {
                     let r = engine().respond(&Message {

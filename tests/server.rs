@@ -4,11 +4,17 @@
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
-use sahaya::server::{app, AppState, RateLimitConfig, ServerConfig, ENDPOINTS, OPENAPI_JSON};
+use sahaya::server::{
+    app, AppState, RateLimitConfig, ServerConfig, AUTH_FAILURES_PER_MINUTE, ENDPOINTS, OPENAPI_JSON,
+};
+use sahaya::session::MAX_SESSION_ID_BYTES;
 use sahaya::Engine;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::OnceLock;
+use std::time::Duration;
 use tower::ServiceExt;
 
 const TOKEN: &str = "test-admin-token";
@@ -402,6 +408,185 @@ async fn wrong_content_type_is_415() {
 }
 
 #[tokio::test]
+async fn cross_site_form_posts_are_415() {
+    // What an HTML form on another site can send without a CORS preflight.
+    for ct in [
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("text/plain;charset=UTF-8"),
+    ] {
+        let mut req = Request::post("/v1/respond").header(header::ORIGIN, "https://evil.example");
+        if let Some(ct) = ct {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let m = call(
+            &shared(),
+            req.body(Body::from(r#"{"text":"Where is my parcel?"}"#))
+                .unwrap(),
+        )
+        .await
+        .error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        assert!(m.contains("application/json"), "{ct:?}: {m}");
+    }
+}
+
+// ---- session ids ----
+
+#[tokio::test]
+async fn long_session_ids_are_422() {
+    let state = shared();
+    let longest = "s".repeat(MAX_SESSION_ID_BYTES);
+    let a = respond(
+        &state,
+        json!({"text": "Where is my parcel?", "session_id": longest}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json()["session_id"], json!(longest));
+    for len in [MAX_SESSION_ID_BYTES + 1, 250_000] {
+        let m = respond(
+            &state,
+            json!({"text": "Where is my parcel?", "session_id": "s".repeat(len)}),
+        )
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_session_id");
+        assert!(m.starts_with("session_id: "), "{m}");
+        assert!(
+            m.contains("at most 128 bytes") && m.contains(&len.to_string()),
+            "{m}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn session_ids_with_control_characters_are_422() {
+    let state = shared();
+    for id in [
+        "a\nb",
+        "a\rb",
+        "\tab",
+        "ab\u{0}",
+        "x\u{1b}[31m",
+        "a\u{202e}b",
+        "a\u{2028}",
+    ] {
+        let m = respond(
+            &state,
+            json!({"text": "Where is my parcel?", "session_id": id}),
+        )
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_session_id");
+        assert!(m.contains("U+"), "{id:?}: {m}");
+    }
+    // Spaces and non-Latin letters are fine.
+    let a = respond(
+        &state,
+        json!({"text": "Where is my parcel?", "session_id": "Ελένη 7 తెలుగు"}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+}
+
+#[test]
+fn the_engine_applies_the_same_rule() {
+    let engine = engine();
+    let long = sahaya::Message::new("Where is my parcel?").session("s".repeat(300));
+    let err = engine.try_respond(&long).unwrap_err();
+    assert!(err.is_user_error());
+    assert!(err.to_string().contains("session_id"), "{err}");
+    // `respond` never fails: it answers and remembers nothing under the bad id.
+    let before = engine.sessions().len();
+    let reply = engine.respond(&long);
+    assert_eq!(reply.answer_id.as_deref(), Some("track_parcel"));
+    assert!(reply
+        .trace
+        .iter()
+        .any(|t| t.starts_with("ignored session id")));
+    let control = sahaya::Message::new("Where is my parcel?").session("a\nb");
+    engine.respond(&control);
+    assert_eq!(engine.sessions().len(), before);
+}
+
+#[tokio::test]
+async fn api_conversations_have_their_own_key_space() {
+    let state = AppState::new(
+        engine(),
+        ServerConfig {
+            admin_token: Some(TOKEN.into()),
+            ..ServerConfig::default()
+        },
+    );
+    let a = respond(
+        &state,
+        json!({"text": "I want to talk to a human", "session_id": "web-9"}),
+    )
+    .await;
+    assert_eq!(a.json()["decision"], "escalate");
+    assert_eq!(a.json()["session_id"], "web-9");
+    let snapshot = state.snapshot();
+    let sessions = snapshot.engine.sessions();
+    assert!(sessions.get("api:web-9").escalated.is_some());
+    assert!(sessions.get("web-9").escalated.is_none());
+    // The admin hands it back by the id the caller used.
+    let a = call(&state, admin("/v1/sessions/web-9/handback", Some(TOKEN))).await;
+    assert_eq!(
+        a.json(),
+        json!({"session_id": "web-9", "handed_back": true})
+    );
+}
+
+#[tokio::test]
+async fn expired_conversations_are_forgotten_by_maintenance() {
+    let config = sahaya::Config {
+        session_ttl_secs: 1,
+        ..sahaya::Config::default()
+    };
+    let engine = Engine::load_with(env!("CARGO_MANIFEST_DIR"), config).unwrap();
+    let state = AppState::new(engine, ServerConfig::default());
+    for id in ["a", "b", "c"] {
+        respond(
+            &state,
+            json!({"text": "Where is my parcel?", "session_id": id}),
+        )
+        .await;
+    }
+    assert_eq!(state.snapshot().engine.sessions().len(), 3);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(state.maintain().await, 3);
+    assert!(state.snapshot().engine.sessions().is_empty());
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let token = "tok-3f9a8c1e-admin";
+    let config = ServerConfig {
+        admin_token: Some(token.into()),
+        ..ServerConfig::default()
+    };
+    let shown = format!("{config:?}");
+    assert!(!shown.contains(token), "{shown}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+    let state = AppState::new(engine(), config);
+    assert!(!format!("{state:?}").contains(token));
+    assert!(!format!("{:#?}", state.config()).contains(token));
+
+    let mut settings = sahaya::server::Settings::from_toml(
+        "[chatwoot]\nbase_url = \"https://c.example\"\napi_token = \"cw-api-7781\"\n\
+         secret = \"cw-secret-5512\"\n[webhook]\nurl = \"https://d.example/h\"\n\
+         secret = \"wh-secret-9034\"\n",
+        std::path::Path::new("sahaya.toml"),
+    )
+    .unwrap();
+    settings.server.admin_token = Some(token.into());
+    settings.validate().unwrap();
+    let shown = format!("{settings:?}");
+    for secret in [token, "cw-api-7781", "cw-secret-5512", "wh-secret-9034"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+#[tokio::test]
 async fn unknown_paths_and_methods_are_json_errors() {
     let state = shared();
     get(&state, "/v2/respond")
@@ -580,6 +765,67 @@ async fn admin_reload_needs_the_token() {
 }
 
 #[tokio::test]
+async fn admin_failures_are_limited_to_ten_a_minute() {
+    let state = AppState::new(
+        engine(),
+        ServerConfig {
+            admin_token: Some(TOKEN.into()),
+            // The general rate limit is far away; it names the client header.
+            rate_limit: Some(RateLimitConfig {
+                per_second: 1000,
+                burst: Some(1000),
+                trust_forwarded_header: Some("x-forwarded-for".into()),
+            }),
+            ..ServerConfig::default()
+        },
+    );
+    let from = |ip: &str, path: &str, token: Option<&str>| {
+        let mut req = Request::post(path).header("x-forwarded-for", ip);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let attacker = "203.0.113.5";
+    for i in 0..AUTH_FAILURES_PER_MINUTE {
+        let guess = format!("guess-{i}");
+        let path = if i % 2 == 0 {
+            "/v1/admin/reload"
+        } else {
+            "/v1/sessions/x/handback"
+        };
+        call(&state, from(attacker, path, Some(&guess)))
+            .await
+            .error(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let a = call(&state, from(attacker, "/v1/admin/reload", Some("one-more"))).await;
+    let m = a.error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert!(m.contains("failed authentications"), "{m}");
+    let retry: u64 = a.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // Locked out means locked out: the right token does not get through this minute ...
+    call(
+        &state,
+        from(attacker, "/v1/sessions/x/handback", Some(TOKEN)),
+    )
+    .await
+    .error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // ... while other clients and the public endpoints are untouched.
+    let a = call(
+        &state,
+        from("198.51.100.8", "/v1/admin/reload", Some(TOKEN)),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = respond(&state, json!({"text": "Where is my parcel?"})).await;
+    assert_eq!(a.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn handback_needs_the_token_and_reports_the_session() {
     let state = shared();
     call(&state, admin("/v1/sessions/c-1/handback", None))
@@ -588,8 +834,14 @@ async fn handback_needs_the_token_and_reports_the_session() {
     let a = call(&state, admin("/v1/sessions/c-1/handback", Some(TOKEN))).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     assert_eq!(a.json(), json!({"session_id": "c-1", "handed_back": false}));
-    let long = format!("/v1/sessions/{}/handback", "x".repeat(300));
+    let long = format!(
+        "/v1/sessions/{}/handback",
+        "x".repeat(MAX_SESSION_ID_BYTES + 1)
+    );
     call(&state, admin(&long, Some(TOKEN)))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_session_id");
+    call(&state, admin("/v1/sessions/a%0Ab/handback", Some(TOKEN)))
         .await
         .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_session_id");
     call(&state, admin("/v1/sessions/%FF/handback", Some(TOKEN)))
@@ -740,6 +992,10 @@ fn openapi_error_codes_match_the_code() {
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     let source = include_str!("../src/server/mod.rs");
+    // The constants of `pub mod code { … }`.
+    let start = source.find("pub mod code {").expect("the code module");
+    let source = &source[start..];
+    let source = &source[..source.find("\n}\n").expect("its end")];
     let re = regex::Regex::new(r#"pub const [A-Z_]+: &str = "([a-z_]+)";"#).unwrap();
     let used: BTreeSet<String> = re.captures_iter(source).map(|c| c[1].to_string()).collect();
     assert!(used.len() > 10, "found {used:?}");
@@ -814,4 +1070,214 @@ fn real_server_over_tcp() {
             .unwrap();
     });
     assert!(ureq::get(&format!("{base}/healthz")).call().is_err());
+}
+
+// ---- slow and idle connections ----
+
+/// A server on 127.0.0.1 in its own runtime; `stop` shuts it down gracefully.
+struct Running {
+    rt: tokio::runtime::Runtime,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    fn start(config: ServerConfig) -> Running {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let state = AppState::new(engine(), config);
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = rt.spawn(sahaya::server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Running {
+            rt,
+            addr,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let server = self.server.take().unwrap();
+        self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(20), server)
+                .await
+                .expect("shuts down")
+                .unwrap()
+                .unwrap();
+        });
+    }
+}
+
+/// Reads until the server closes the connection; panics when it is still open after the
+/// socket's read timeout. Returns what the server sent.
+fn read_until_closed(s: &mut TcpStream, what: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{what}: the connection is still open ({e})"),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// One request on a keep-alive connection; returns the status line once the whole response
+/// (Content-Length) has arrived.
+fn get_keep_alive(s: &mut TcpStream, path: &str) -> String {
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).expect("a response");
+        assert!(n > 0, "closed before the response");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .expect("Content-Length");
+            if got.len() >= end + 4 + length {
+                return text.lines().next().unwrap().to_string();
+            }
+        }
+    }
+}
+
+#[test]
+fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
+    let server = Running::start(ServerConfig {
+        header_read_timeout_secs: 1,
+        ..ServerConfig::default()
+    });
+    // Half the headers, then nothing.
+    let mut half = server.connect();
+    half.write_all(b"POST /v1/respond HTTP/1.1\r\nHost: localhost\r\nContent-Ty")
+        .unwrap();
+    // Nothing at all.
+    let mut silent = server.connect();
+    // A finished request on a keep-alive connection, then silence.
+    let mut idle = server.connect();
+    assert_eq!(get_keep_alive(&mut idle, "/healthz"), "HTTP/1.1 200 OK");
+
+    let sent = read_until_closed(&mut half, "half-sent headers");
+    assert!(!sent.contains(" 200 "), "{sent}");
+    read_until_closed(&mut silent, "a silent client");
+    read_until_closed(&mut idle, "an idle keep-alive connection");
+
+    // The server itself is fine.
+    let mut fresh = server.connect();
+    assert_eq!(get_keep_alive(&mut fresh, "/healthz"), "HTTP/1.1 200 OK");
+    drop(fresh);
+    server.stop();
+}
+
+#[test]
+fn connections_over_the_limit_wait_for_a_free_slot() {
+    let server = Running::start(ServerConfig {
+        max_connections: 1,
+        // Long enough that the first connection is not cut off during the test.
+        header_read_timeout_secs: 60,
+        ..ServerConfig::default()
+    });
+    let holder = server.connect();
+    let mut waiting = server.connect();
+    waiting
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    // With the only slot taken, the second connection is not served ...
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    match waiting.read(&mut buf) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("served over the limit: {other:?}"),
+    }
+    // ... until the first one closes.
+    drop(holder);
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let n = waiting.read(&mut buf).expect("served once a slot is free");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    drop(waiting);
+    server.stop();
+}
+
+/// The status line of the answer to raw request bytes.
+fn status_line(s: &mut TcpStream, request: &[u8]) -> String {
+    // The server may answer and close before it has read everything: ignore write errors.
+    let _ = s.write_all(request);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(2).any(|w| w == b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn oversized_heads_get_431_and_414_on_a_real_socket() {
+    let server = Running::start(ServerConfig::default());
+    let big_header = [
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ".as_slice(),
+        &vec![b'a'; 1_000_000],
+        b"\r\n\r\n",
+    ]
+    .concat();
+    assert!(status_line(&mut server.connect(), &big_header).starts_with("HTTP/1.1 431"));
+    let many: String = (0..200).map(|i| format!("X-{i}: a\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: localhost\r\n{many}\r\n");
+    assert!(status_line(&mut server.connect(), many.as_bytes()).starts_with("HTTP/1.1 431"));
+    let long_uri = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    assert!(status_line(&mut server.connect(), long_uri.as_bytes()).starts_with("HTTP/1.1 414"));
+    server.stop();
+}
+
+#[test]
+fn shutdown_does_not_wait_for_clients_that_never_finish_their_headers() {
+    let server = Running::start(ServerConfig {
+        request_timeout_secs: 1,
+        header_read_timeout_secs: 600,
+        ..ServerConfig::default()
+    });
+    let mut half = server.connect();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+    let mut idle = server.connect();
+    assert_eq!(get_keep_alive(&mut idle, "/healthz"), "HTTP/1.1 200 OK");
+    // `stop` allows 20 s; the header timeout alone would take 10 minutes.
+    server.stop();
+    read_until_closed(&mut idle, "an idle connection after shutdown");
 }

@@ -12,7 +12,10 @@
 //!   answered.
 //! - With a secret on the agent bot, each delivery carries `X-Chatwoot-Timestamp` (Unix
 //!   seconds) and `X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret, "{timestamp}.{raw
-//!   body}")>`.
+//!   body}")>`. Sahaya refuses a delivery without a valid signature (401), and refuses
+//!   every delivery when no secret is configured, unless `allow_unsigned = true` says that
+//!   only Chatwoot can reach the server. Failed signatures count towards the fixed limit
+//!   on failed authentications of the client (429 beyond it).
 //! - Chatwoot retries a delivery answered with 429 or 500 (three attempts, seconds apart);
 //!   after any other failure it opens the pending conversation so that a person sees it.
 //!   Sahaya answers 502 when it cannot reach Chatwoot's API, so the customer is not left
@@ -22,13 +25,18 @@
 //! Each delivery is recorded as `chatwoot:<account>:<message id>` in the state database
 //! before it is handled and forgotten again if handling fails, so a repeated delivery is
 //! answered once and a failed one can be retried.
+//!
+//! The conversation's session is `chatwoot:<account>:<conversation>`, in Chatwoot's own
+//! key space ([`super::CHATWOOT_SCOPE`]): `/v1/respond` callers cannot reach it.
 
+use super::limit::Guard;
 use super::signature;
 use super::webhook::{escalation_payload, unix_now};
-use super::{code, ApiError, AppState, ChatwootConfig};
+use super::{code, ApiError, AppState, ChatwootConfig, CHATWOOT_SCOPE};
 use crate::{Customer, Decision, Message, Reply};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The header with the delivery's signature.
@@ -228,6 +236,7 @@ fn ok(status: &str, extra: Value) -> axum::Json<Value> {
 /// The handler of `POST /v1/webhooks/chatwoot`, after the body was read.
 pub(crate) async fn handle(
     state: &AppState,
+    peer: IpAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -238,22 +247,36 @@ pub(crate) async fn handle(
             "the Chatwoot agent bot is disabled: add a [chatwoot] table to the settings",
         ));
     };
-    if let Some(secret) = &client.config().secret {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        if let Err(why) = signature::verify(
-            secret,
-            header(TIMESTAMP_HEADER),
-            header(SIGNATURE_HEADER),
-            body,
-            unix_now(),
-        ) {
-            tracing::warn!(reason = %why, "Chatwoot delivery refused");
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                code::BAD_SIGNATURE,
-                why.to_string(),
-            ));
+    state.check_auth_failures(Guard::Webhook, peer)?;
+    let config = client.config();
+    let refusal = match &config.secret {
+        Some(secret) => {
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            signature::verify(
+                secret,
+                header(TIMESTAMP_HEADER),
+                header(SIGNATURE_HEADER),
+                body,
+                unix_now(),
+            )
+            .err()
+            .map(|why| why.to_string())
         }
+        None if config.allow_unsigned => None,
+        None => Some(
+            "no secret is configured for the Chatwoot agent bot, and unsigned deliveries are \
+             refused: set chatwoot.secret (or allow_unsigned = true on a trusted network)"
+                .to_string(),
+        ),
+    };
+    if let Some(why) = refusal {
+        tracing::warn!(reason = %why, "Chatwoot delivery refused");
+        state.auth_failed(Guard::Webhook, peer);
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            code::BAD_SIGNATURE,
+            why,
+        ));
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
@@ -287,14 +310,12 @@ pub(crate) async fn handle(
         return Ok(ok("duplicate", json!({})));
     }
 
-    let session_id = format!("chatwoot:{}:{}", target.account, target.conversation);
-    let snapshot = state.snapshot();
-    let engine = &snapshot.engine;
-    // Chatwoot's status is the truth: a pending conversation is the bot's, even when the
-    // session still remembers an earlier handoff (an agent gave it back).
-    if engine.sessions().get(&session_id).escalated.is_some() {
-        engine.hand_back(&session_id);
-    }
+    // Account and conversation ids are digits only (see `id_of`): the key is always valid.
+    let session_id = crate::session::scoped_key(
+        CHATWOOT_SCOPE,
+        &format!("{}:{}", target.account, target.conversation),
+    )
+    .map_err(|e| invalid(format!("conversation.id: {e}")))?;
     let msg = Message {
         text,
         channel: Some("chat".into()),
@@ -305,9 +326,24 @@ pub(crate) async fn handle(
         }),
         ..Message::default()
     };
-    let reply = engine.respond(&msg);
-    state.inner.metrics.observe_reply(&reply);
-    drop(snapshot);
+    let (msg, reply) = {
+        let state = state.clone();
+        blocking(move || {
+            let snapshot = state.snapshot();
+            let engine = &snapshot.engine;
+            // Chatwoot's status is the truth: a pending conversation is the bot's, even when
+            // the session still remembers an earlier handoff (an agent gave it back).
+            if let Some(key) = msg.session_id.as_deref() {
+                if engine.sessions().get(key).escalated.is_some() {
+                    engine.hand_back(key);
+                }
+            }
+            let reply = engine.respond(&msg);
+            state.inner.metrics.observe_reply(&reply);
+            Ok((msg, reply))
+        })
+        .await?
+    };
 
     let escalate = reply.decision == Decision::Escalate;
     let sent = {
@@ -351,22 +387,26 @@ pub(crate) async fn handle(
         }
         return Err(err);
     }
-    if escalate {
-        queue_escalation(state, "chatwoot", &msg, &reply);
-    }
+    let answer = json!({
+        "decision": reply.decision,
+        "session_id": session_id,
+        "escalation": reply.escalation,
+    });
     tracing::debug!(
         session_id,
         decision = super::metrics::decision_str(reply.decision),
         "answered in Chatwoot"
     );
-    Ok(ok(
-        if escalate { "handed_off" } else { "answered" },
-        json!({
-            "decision": reply.decision,
-            "session_id": session_id,
-            "escalation": reply.escalation,
-        }),
-    ))
+    if escalate {
+        // The outbox is in the state database: a blocking write.
+        let state = state.clone();
+        blocking(move || {
+            queue_escalation(&state, "chatwoot", &msg, &reply);
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(ok(if escalate { "handed_off" } else { "answered" }, answer))
 }
 
 /// Queues an escalation for the outgoing webhook, when one is configured. A failure is

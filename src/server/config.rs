@@ -6,6 +6,8 @@
 //! body_limit = 262144            # bytes of a request body
 //! max_text_bytes = 65536         # bytes of a message's text
 //! request_timeout_secs = 10
+//! header_read_timeout_secs = 10  # a request's headers, and an idle keep-alive connection
+//! max_connections = 1024         # open connections; more wait in the listen queue
 //! admin_token = "…"              # unset: admin endpoints disabled (prefer SAHAYA_ADMIN_TOKEN)
 //! watch = true                   # reload edited content files
 //! watch_debounce_ms = 300
@@ -22,6 +24,7 @@
 //! base_url = "https://chat.example.com"
 //! api_token = "…"                # the agent bot's access token (SAHAYA_CHATWOOT_TOKEN)
 //! secret = "…"                   # the agent bot's secret (SAHAYA_CHATWOOT_SECRET)
+//! allow_unsigned = false         # true: accept deliveries without a secret (trusted network only)
 //!
 //! [webhook]                      # absent: escalations are not queued
 //! url = "https://helpdesk.example.com/hooks/sahaya"
@@ -69,9 +72,15 @@ pub struct ChatwootConfig {
     #[serde(default)]
     pub api_token: String,
     /// The agent bot's secret: deliveries must carry a valid `X-Chatwoot-Signature`
-    /// (`SAHAYA_CHATWOOT_SECRET`). None accepts unsigned deliveries.
+    /// (`SAHAYA_CHATWOOT_SECRET`). Without one, deliveries are refused unless
+    /// `allow_unsigned` is set.
     #[serde(default)]
     pub secret: Option<String>,
+    /// Accept unsigned deliveries when no secret is set. Anyone who can reach the endpoint
+    /// can then make the bot post into, and open, any conversation: only for a Chatwoot on
+    /// a private network. The server logs a warning at start when it is on.
+    #[serde(default)]
+    pub allow_unsigned: bool,
     /// Seconds each call to Chatwoot may take; under half of `server.request_timeout_secs`.
     #[serde(default = "default_chatwoot_timeout")]
     pub timeout_secs: u64,
@@ -81,13 +90,20 @@ fn default_chatwoot_timeout() -> u64 {
     4
 }
 
+/// Highest `server.max_connections`.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+
+/// What `Debug` shows instead of a token or secret.
+const REDACTED: &str = "<redacted>";
+
 // Tokens and secrets stay out of logs and panics.
 impl std::fmt::Debug for ChatwootConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChatwootConfig")
             .field("base_url", &self.base_url)
-            .field("api_token", &"…")
-            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .field("api_token", &REDACTED)
+            .field("secret", &self.secret.as_ref().map(|_| REDACTED))
+            .field("allow_unsigned", &self.allow_unsigned)
             .field("timeout_secs", &self.timeout_secs)
             .finish()
     }
@@ -123,7 +139,7 @@ impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookConfig")
             .field("url", &self.url)
-            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .field("secret", &self.secret.as_ref().map(|_| REDACTED))
             .field("max_attempts", &self.max_attempts)
             .field("timeout_secs", &self.timeout_secs)
             .finish()
@@ -131,7 +147,7 @@ impl std::fmt::Debug for WebhookConfig {
 }
 
 /// Settings of the HTTP server; every field has a default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address to listen on (`SAHAYA_ADDR`).
@@ -141,8 +157,17 @@ pub struct ServerConfig {
     /// Longest message text accepted, in bytes (`SAHAYA_MAX_TEXT_BYTES`); the engine's own
     /// limit, [`crate::MAX_TEXT_BYTES`], applies above it.
     pub max_text_bytes: usize,
-    /// A request that takes longer gets 408 (`SAHAYA_REQUEST_TIMEOUT_SECS`).
+    /// A request that takes longer gets 408 (`SAHAYA_REQUEST_TIMEOUT_SECS`); a client that
+    /// reads nothing of a response for this long is disconnected.
     pub request_timeout_secs: u64,
+    /// A connection whose request headers are not complete this many seconds after it
+    /// opened, or after its previous response, is closed
+    /// (`SAHAYA_HEADER_READ_TIMEOUT_SECS`). This is also how long an idle keep-alive
+    /// connection stays open.
+    pub header_read_timeout_secs: u64,
+    /// Connections served at once (`SAHAYA_MAX_CONNECTIONS`); further ones wait in the
+    /// listen queue until one closes.
+    pub max_connections: usize,
     /// Bearer token of the admin endpoints (`SAHAYA_ADMIN_TOKEN`); none disables them.
     pub admin_token: Option<String>,
     /// Per-client rate limit of the `/v1` endpoints; none (the default) disables it.
@@ -160,11 +185,30 @@ impl Default for ServerConfig {
             body_limit: 256 * 1024,
             max_text_bytes: crate::MAX_TEXT_BYTES,
             request_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            max_connections: 1024,
             admin_token: None,
             rate_limit: None,
             watch: true,
             watch_debounce_ms: 300,
         }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("addr", &self.addr)
+            .field("body_limit", &self.body_limit)
+            .field("max_text_bytes", &self.max_text_bytes)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| REDACTED))
+            .field("rate_limit", &self.rate_limit)
+            .field("watch", &self.watch)
+            .field("watch_debounce_ms", &self.watch_debounce_ms)
+            .finish()
     }
 }
 
@@ -258,14 +302,18 @@ impl Settings {
     /// The state database (delivered Chatwoot events, the escalation outbox): the `[mail]`
     /// table's `database`, relative to `data_dir`, shared with `sahaya mail`.
     pub fn state_database(&self, data_dir: &Path) -> Result<PathBuf, ConfigError> {
-        let mail: crate::channel::mail::MailConfig = match &self.mail {
+        Ok(data_dir.join(self.mail_config()?.database))
+    }
+
+    /// The `[mail]` table of `sahaya mail`, with its defaults.
+    pub fn mail_config(&self) -> Result<crate::channel::mail::MailConfig, ConfigError> {
+        match &self.mail {
             Some(table) => table
                 .clone()
                 .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("[mail]: {e}")))?,
-            None => Default::default(),
-        };
-        Ok(data_dir.join(mail.database))
+                .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("[mail]: {e}"))),
+            None => Ok(Default::default()),
+        }
     }
 
     /// Applies the `SAHAYA_*` overrides that `lookup` finds.
@@ -311,6 +359,12 @@ impl Settings {
         }
         if let Some(v) = lookup("SAHAYA_REQUEST_TIMEOUT_SECS") {
             s.request_timeout_secs = parse_env("SAHAYA_REQUEST_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = lookup("SAHAYA_HEADER_READ_TIMEOUT_SECS") {
+            s.header_read_timeout_secs = parse_env("SAHAYA_HEADER_READ_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = lookup("SAHAYA_MAX_CONNECTIONS") {
+            s.max_connections = parse_env("SAHAYA_MAX_CONNECTIONS", &v)?;
         }
         if let Some(v) = lookup("SAHAYA_WATCH") {
             s.watch = match v.trim().to_ascii_lowercase().as_str() {
@@ -380,6 +434,24 @@ impl Settings {
                     self.server.request_timeout_secs
                 )));
             }
+            match (&cw.secret, cw.allow_unsigned) {
+                (None, false) => {
+                    return Err(ConfigError::Invalid(
+                        "chatwoot.secret is not set: set the agent bot's secret \
+                         (SAHAYA_CHATWOOT_SECRET) so that forged deliveries are refused, or \
+                         allow_unsigned = true if only a trusted network reaches this server"
+                            .into(),
+                    ))
+                }
+                (Some(_), true) => {
+                    return Err(ConfigError::Invalid(
+                        "chatwoot.allow_unsigned = true contradicts chatwoot.secret: with a \
+                         secret every delivery must be signed; remove allow_unsigned"
+                            .into(),
+                    ))
+                }
+                _ => {}
+            }
         }
         if let Some(wh) = &mut self.webhook {
             wh.url = wh.url.trim().to_string();
@@ -419,6 +491,16 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "server.request_timeout_secs must be above 0".into(),
             ));
+        }
+        if s.header_read_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "server.header_read_timeout_secs must be above 0".into(),
+            ));
+        }
+        if s.max_connections == 0 || s.max_connections > MAX_CONNECTIONS {
+            return Err(ConfigError::Invalid(format!(
+                "server.max_connections must be 1 to {MAX_CONNECTIONS}"
+            )));
         }
         if let Some(rl) = &s.rate_limit {
             if rl.per_second == 0 || rl.burst == Some(0) {
@@ -623,6 +705,90 @@ database = "state/sahaya.db"
         )
         .unwrap_err();
         assert!(err.to_string().contains("retries"), "{err}");
+    }
+
+    #[test]
+    fn chatwoot_needs_a_secret_or_an_explicit_allow_unsigned() {
+        let parse = |src: &str| {
+            let mut s = Settings::from_toml(src, Path::new("sahaya.toml")).unwrap();
+            s.validate().map(|()| s)
+        };
+        let base = "[chatwoot]\nbase_url = \"https://c.example\"\napi_token = \"t\"\n";
+        let err = parse(base).unwrap_err().to_string();
+        assert!(
+            err.contains("chatwoot.secret") && err.contains("allow_unsigned"),
+            "{err}"
+        );
+        // A blank secret is no secret.
+        assert!(parse(&format!("{base}secret = \"  \"\n")).is_err());
+        let s = parse(&format!("{base}allow_unsigned = true\n")).unwrap();
+        assert!(s.chatwoot.unwrap().allow_unsigned);
+        let err = parse(&format!("{base}secret = \"s\"\nallow_unsigned = true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("contradicts"), "{err}");
+        // The secret may come from the environment.
+        let mut s = Settings::from_toml(base, Path::new("sahaya.toml")).unwrap();
+        s.apply_env(|v| (v == "SAHAYA_CHATWOOT_SECRET").then(|| "from-env".into()))
+            .unwrap();
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn connection_limits_parse_and_are_checked() {
+        let src = "[server]\nheader_read_timeout_secs = 3\nmax_connections = 50\n";
+        let mut s = Settings::from_toml(src, Path::new("sahaya.toml")).unwrap();
+        s.validate().unwrap();
+        assert_eq!(
+            (s.server.header_read_timeout_secs, s.server.max_connections),
+            (3, 50)
+        );
+        s.apply_env(|v| match v {
+            "SAHAYA_HEADER_READ_TIMEOUT_SECS" => Some("5".into()),
+            "SAHAYA_MAX_CONNECTIONS" => Some("64".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            (s.server.header_read_timeout_secs, s.server.max_connections),
+            (5, 64)
+        );
+        for bad in [
+            "header_read_timeout_secs = 0",
+            "max_connections = 0",
+            "max_connections = 2000000",
+        ] {
+            let mut s =
+                Settings::from_toml(&format!("[server]\n{bad}\n"), Path::new("sahaya.toml"))
+                    .unwrap();
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.contains(bad.split(' ').next().unwrap()), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_redacts_every_secret() {
+        let mut s = Settings::default();
+        s.server.admin_token = Some("admin-7731".into());
+        s.chatwoot = Some(ChatwootConfig {
+            base_url: "https://c.example".into(),
+            api_token: "api-8842".into(),
+            secret: Some("cw-9953".into()),
+            allow_unsigned: false,
+            timeout_secs: 4,
+        });
+        s.webhook = Some(WebhookConfig {
+            url: "https://d.example".into(),
+            secret: Some("wh-1064".into()),
+            max_attempts: 1,
+            timeout_secs: 1,
+        });
+        for shown in [format!("{s:?}"), format!("{s:#?}")] {
+            for secret in ["admin-7731", "api-8842", "cw-9953", "wh-1064"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("<redacted>"));
+        }
     }
 
     #[test]

@@ -15,6 +15,16 @@
 //! With a `[webhook]` URL configured, every escalation is also queued in the state database
 //! and sent to it by a background task ([`webhook`]).
 //!
+//! Conversations of each channel live in a key space of their own
+//! ([`crate::session::scoped_key`]): a `/v1/respond` `session_id` is kept as
+//! `api:<session_id>`, a Chatwoot conversation as `chatwoot:<account>:<conversation>`, so
+//! a public API caller cannot read or change a help-desk conversation.
+//!
+//! The limits that keep abusive clients from hurting others (see SECURITY.md): a header
+//! read timeout that also closes idle connections, a cap on open connections, request and
+//! write timeouts, body and text size limits, 128-byte session ids, a fixed limit on failed
+//! authentications, and the engine run on blocking threads so that `/healthz` stays fast.
+//!
 //! Errors are JSON, `{"error": {"code": "…", "message": "…"}}`, with a 4xx status for
 //! anything the client can fix.
 //!
@@ -31,6 +41,7 @@
 
 mod chatwoot;
 mod config;
+mod connection;
 mod limit;
 mod metrics;
 mod reload;
@@ -39,8 +50,9 @@ pub mod webhook;
 
 pub use config::{
     ChatwootConfig, ConfigError, RateLimitConfig, ServerConfig, Settings, WebhookConfig,
-    CONFIG_FILE,
+    CONFIG_FILE, MAX_CONNECTIONS,
 };
+pub use limit::AUTH_FAILURES_PER_MINUTE;
 pub use metrics::{ENDPOINTS, OTHER_ENDPOINT};
 pub use reload::{content_version, watch, ReloadFailure, Snapshot, Watcher, CONTENT_DIRS};
 pub use webhook::{DeliveryReport, Outbox};
@@ -51,17 +63,19 @@ use crate::{Engine, Lang, Message, Reply};
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Request, State,
+};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use limit::Limiter;
+use limit::{AuthFailures, Guard, Limiter};
 use metrics::{ContentGauges, Metrics};
 use serde_json::{json, Value};
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -78,8 +92,15 @@ const PREVIEW_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'sel
      connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
-/// Longest session id accepted in a path.
-const MAX_SESSION_ID_BYTES: usize = 256;
+/// The key space of `/v1/respond` conversations (see [`crate::session::scoped_key`]).
+pub const API_SCOPE: &str = "api";
+
+/// The key space of Chatwoot conversations: `chatwoot:<account>:<conversation>`.
+pub const CHATWOOT_SCOPE: &str = "chatwoot";
+
+/// How often a running server forgets expired conversations, idle rate-limit entries and
+/// runs the [`Integrations::maintenance`] hook.
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The `code` of every error answer; openapi.json lists the same.
 pub mod code {
@@ -117,7 +138,7 @@ pub mod code {
     pub const CONTENT_ERROR: &str = "content_error";
     /// A reload could not read the content.
     pub const RELOAD_FAILED: &str = "reload_failed";
-    /// The session id in the path is not valid.
+    /// The session id (in the body or the path) is too long, empty or not printable.
     pub const INVALID_SESSION_ID: &str = "invalid_session_id";
     /// No such endpoint.
     pub const NOT_FOUND: &str = "not_found";
@@ -127,11 +148,16 @@ pub mod code {
     pub const INTERNAL: &str = "internal";
     /// No `[chatwoot]` settings: the Chatwoot endpoint is off.
     pub const CHATWOOT_DISABLED: &str = "chatwoot_disabled";
-    /// A webhook delivery's signature is missing, stale or wrong.
+    /// A webhook delivery's signature is missing, stale or wrong, or the delivery is unsigned
+    /// and unsigned deliveries are not allowed.
     pub const BAD_SIGNATURE: &str = "bad_signature";
     /// Chatwoot's API could not be reached or refused the call.
     pub const CHATWOOT_FAILED: &str = "chatwoot_failed";
 }
+
+/// Blocking work a running server does every [`MAINTENANCE_INTERVAL`], given the time in
+/// Unix seconds: pruning old rows of the state database, for one.
+pub type MaintenanceHook = Arc<dyn Fn(i64) -> Result<(), crate::Error> + Send + Sync>;
 
 /// The help-desk integrations of a server, all kept in one state database.
 #[derive(Clone)]
@@ -142,6 +168,8 @@ pub struct Integrations {
     pub chatwoot: Option<ChatwootConfig>,
     /// The outgoing escalation webhook; none queues nothing.
     pub webhook: Option<WebhookConfig>,
+    /// Run on a blocking thread by [`AppState::maintain`]; a failure is logged.
+    pub maintenance: Option<MaintenanceHook>,
 }
 
 impl Integrations {
@@ -151,6 +179,7 @@ impl Integrations {
             store,
             chatwoot: None,
             webhook: None,
+            maintenance: None,
         }
     }
 }
@@ -160,6 +189,7 @@ impl std::fmt::Debug for Integrations {
         f.debug_struct("Integrations")
             .field("chatwoot", &self.chatwoot)
             .field("webhook", &self.webhook)
+            .field("maintenance", &self.maintenance.is_some())
             .finish()
     }
 }
@@ -178,10 +208,14 @@ struct Inner {
     config: ServerConfig,
     metrics: Metrics,
     limiter: Option<Limiter>,
+    /// The header that names the client behind a trusted proxy.
+    client_header: Option<HeaderName>,
+    auth_failures: AuthFailures,
     draining: AtomicBool,
     store: Option<Arc<dyn crate::store::Store>>,
     chatwoot: Option<chatwoot::Client>,
     outbox: Option<Arc<Outbox>>,
+    maintenance: Option<MaintenanceHook>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -210,14 +244,24 @@ impl AppState {
 
     fn build(engine: Engine, config: ServerConfig, integrations: Option<Integrations>) -> AppState {
         let limiter = config.rate_limit.as_ref().and_then(Limiter::new);
-        let (store, chatwoot, outbox) = match integrations {
+        let client_header = config
+            .rate_limit
+            .as_ref()
+            .and_then(|rl| rl.trust_forwarded_header.as_deref())
+            .and_then(|h| HeaderName::try_from(h).ok());
+        let (store, chatwoot, outbox, maintenance) = match integrations {
             Some(i) => {
                 let outbox = i
                     .webhook
                     .map(|w| Arc::new(Outbox::new(Arc::clone(&i.store), w)));
-                (Some(i.store), i.chatwoot.map(chatwoot::Client::new), outbox)
+                (
+                    Some(i.store),
+                    i.chatwoot.map(chatwoot::Client::new),
+                    outbox,
+                    i.maintenance,
+                )
             }
-            None => (None, None, None),
+            None => (None, None, None, None),
         };
         AppState {
             inner: Arc::new(Inner {
@@ -227,10 +271,13 @@ impl AppState {
                 config,
                 metrics: Metrics::new(),
                 limiter,
+                client_header,
+                auth_failures: AuthFailures::default(),
                 draining: AtomicBool::new(false),
                 store,
                 chatwoot,
                 outbox,
+                maintenance,
             }),
         }
     }
@@ -313,6 +360,80 @@ impl AppState {
     /// Marks the server as shutting down: `/readyz` answers 503 from now on.
     pub fn start_draining(&self) {
         self.inner.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// One pass of the housekeeping [`serve`] does every [`MAINTENANCE_INTERVAL`]: forgets
+    /// expired conversations and idle rate-limit entries, then runs the
+    /// [`Integrations::maintenance`] hook on a blocking thread. Returns how many
+    /// conversations were forgotten.
+    pub async fn maintain(&self) -> usize {
+        let purged = self.snapshot().engine.sessions().purge_expired();
+        if let Some(l) = &self.inner.limiter {
+            l.forget_idle();
+        }
+        self.inner.auth_failures.forget_idle();
+        if let Some(hook) = self.inner.maintenance.clone() {
+            let now = webhook::unix_now();
+            match tokio::task::spawn_blocking(move || hook(now)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "maintenance of the state database"),
+                Err(e) => tracing::error!(error = %e, "maintenance task failed"),
+            }
+        }
+        if purged > 0 {
+            tracing::debug!(purged, "expired conversations forgotten");
+        }
+        purged
+    }
+
+    /// The client a request comes from: the trusted proxy header's address when the rate
+    /// limit names one, else the peer address.
+    fn client(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> IpAddr {
+        limit::client_ip(self.inner.client_header.as_ref(), headers, peer)
+    }
+
+    /// `Err(429)` while `client` has used up its failed authentications for `guard`.
+    fn check_auth_failures(&self, guard: Guard, client: IpAddr) -> Result<(), ApiError> {
+        self.inner
+            .auth_failures
+            .check(guard, client)
+            .map_err(|wait| {
+                let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    code::RATE_LIMITED,
+                    format!(
+                        "more than {AUTH_FAILURES_PER_MINUTE} failed authentications from this \
+                         client in a minute; retry in {secs} s"
+                    ),
+                );
+                err.retry_after = Some(secs);
+                err
+            })
+    }
+
+    fn auth_failed(&self, guard: Guard, client: IpAddr) {
+        tracing::warn!(%client, ?guard, "authentication failed");
+        self.inner.auth_failures.failed(guard, client);
+    }
+}
+
+/// The peer address of the connection, when there is one (not in `oneshot` tests).
+struct Peer(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
     }
 }
 
@@ -408,43 +529,47 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in
-/// flight. Connections carry their peer address (for the rate limit).
+/// flight. Connections carry their peer address (for the rate limits) and are subject to
+/// the header read timeout, the write stall timeout and the connection limit of the
+/// settings. Expired conversations are forgotten every [`MAINTENANCE_INTERVAL`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweeper = state.inner.limiter.is_some().then(|| {
+    let housekeeper = {
         let state = state.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Some(l) = &state.inner.limiter {
-                    l.forget_idle();
-                }
+                state.maintain().await;
             }
         })
-    });
+    };
     let sender = state.outbox().map(|outbox| tokio::spawn(outbox.run()));
+    let config = state.config();
+    let limits = connection::Limits {
+        max_connections: config.max_connections.clamp(1, MAX_CONNECTIONS),
+        header_read: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+        write_stall: Duration::from_secs(config.request_timeout_secs.max(1)),
+        // Requests in flight end within the request timeout (408 at the latest).
+        drain: Duration::from_secs(config.request_timeout_secs.max(1) + 1),
+    };
     let draining = state.clone();
-    let result = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    connection::accept_loop(listener, app(state), limits, async move {
         shutdown.await;
         draining.start_draining();
         tracing::info!("shutting down: finishing the requests in flight");
     })
     .await;
-    if let Some(s) = sweeper {
-        s.abort();
-    }
+    housekeeper.abort();
     if let Some(s) = sender {
         s.abort();
     }
-    result
+    Ok(())
 }
 
 /// Why `sahaya serve` could not start or stopped with an error.
@@ -505,16 +630,41 @@ pub fn run(
         if settings
             .chatwoot
             .as_ref()
-            .is_some_and(|c| c.secret.is_none())
+            .is_some_and(|c| c.secret.is_none() && c.allow_unsigned)
         {
             tracing::warn!(
-                "[chatwoot] has no secret: any client may post to /v1/webhooks/chatwoot"
+                "[chatwoot] allow_unsigned = true: deliveries to /v1/webhooks/chatwoot are not \
+                 checked, and anyone who can reach that endpoint can make the bot post into, \
+                 and open, any conversation; set the agent bot's secret instead unless only \
+                 Chatwoot can reach this server"
             );
         }
+        let store = Arc::new(store);
+        // Old rows go every maintenance pass; the auto-reply memory of `sahaya mail`, which
+        // shares the database, is kept at least as long as its interval.
+        let mut retention = crate::store::Retention::default();
+        retention.auto_reply_secs = retention
+            .auto_reply_secs
+            .max(i64::from(settings.mail_config()?.interval_days) * 86_400);
+        let pruned = Arc::clone(&store);
+        let maintenance: MaintenanceHook = Arc::new(move |now| {
+            use crate::store::Store;
+            let done = pruned.prune(now, &retention)?;
+            if done.total() > 0 {
+                tracing::info!(
+                    outbox = done.outbox,
+                    delivery_keys = done.delivery_keys,
+                    auto_replies = done.auto_replies,
+                    "pruned old rows of the state database"
+                );
+            }
+            Ok(())
+        });
         Some(Integrations {
-            store: Arc::new(store),
+            store,
             chatwoot: settings.chatwoot.clone(),
             webhook: settings.webhook.clone(),
+            maintenance: Some(maintenance),
         })
     } else {
         None
@@ -557,6 +707,8 @@ pub fn run(
             topics = snapshot.engine.knowledge().topics().len(),
             admin = state.config().admin_token.is_some(),
             rate_limit = state.config().rate_limit.is_some(),
+            max_connections = state.config().max_connections,
+            header_read_timeout_secs = state.config().header_read_timeout_secs,
             chatwoot = state.inner.chatwoot.is_some(),
             webhook = state.inner.outbox.is_some(),
             "sahaya listening on http://{local}"
@@ -667,7 +819,21 @@ async fn respond(
 ) -> Result<Json<Reply>, ApiError> {
     require_json(&headers)?;
     let body = body.map_err(|e| body_error(&state, e))?;
-    let mut msg = parse_message(&body)?;
+    // Parsing, normalizing and answering take CPU time in proportion to the message: off
+    // the async threads, so that probes and other requests are not held up.
+    let worker = state.clone();
+    tokio::task::spawn_blocking(move || answer(&worker, &headers, &body))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "respond task failed");
+            ApiError::internal()
+        })?
+        .map(Json)
+}
+
+/// `POST /v1/respond` once its body is read. Blocking.
+fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Reply, ApiError> {
+    let mut msg = parse_message(body)?;
 
     let max_text = state.config().max_text_bytes.min(crate::MAX_TEXT_BYTES);
     if msg.text.len() > max_text {
@@ -695,8 +861,21 @@ async fn respond(
                 ));
             }
         }
-        None => msg.lang = header_language(&headers, &normalized),
+        None => msg.lang = header_language(headers, &normalized),
     }
+    // The caller's id names a conversation in the API's own key space; the reply echoes
+    // the id as given.
+    let given_session = msg.session_id.clone();
+    msg.session_id = match given_session.as_deref().filter(|id| !id.is_empty()) {
+        Some(id) => Some(crate::session::scoped_key(API_SCOPE, id).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code::INVALID_SESSION_ID,
+                format!("session_id: {e}"),
+            )
+        })?),
+        None => None,
+    };
 
     let snapshot = state.snapshot();
     // A conversation already with a person gets a "please wait" escalation on each message;
@@ -705,13 +884,14 @@ async fn respond(
         && msg
             .session_id
             .as_deref()
-            .filter(|id| !id.is_empty())
-            .is_some_and(|id| snapshot.engine.sessions().get(id).escalated.is_some());
+            .is_some_and(|key| snapshot.engine.sessions().get(key).escalated.is_some());
     match snapshot.engine.try_respond(&msg) {
-        Ok(reply) => {
+        Ok(mut reply) => {
+            reply.session_id.clone_from(&given_session);
+            msg.session_id = given_session;
             state.inner.metrics.observe_reply(&reply);
             if !with_person {
-                chatwoot::queue_escalation(&state, "api", &msg, &reply);
+                chatwoot::queue_escalation(state, "api", &msg, &reply);
             }
             tracing::debug!(
                 decision = metrics::decision_str(reply.decision),
@@ -721,7 +901,7 @@ async fn respond(
                 "reply"
             );
             tracing::trace!(text = %msg.text, "message");
-            Ok(Json(reply))
+            Ok(reply)
         }
         Err(e) if e.is_user_error() => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -737,12 +917,14 @@ async fn respond(
 
 async fn chatwoot_webhook(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     require_json(&headers)?;
     let body = body.map_err(|e| body_error(&state, e))?;
-    chatwoot::handle(&state, &headers, &body).await
+    let client = state.client(&headers, peer);
+    chatwoot::handle(&state, client, &headers, &body).await
 }
 
 fn body_error(state: &AppState, e: BytesRejection) -> ApiError {
@@ -776,10 +958,16 @@ fn header_language(headers: &HeaderMap, normalized: &str) -> Option<String> {
     crate::locale::negotiate(accept).map(|l| l.code().to_string())
 }
 
-/// Accepts `application/json` (and `+json` types) or no content type at all.
+/// Accepts `application/json` and `+json` types only. A browser sends those across sites
+/// only after a CORS preflight, which Sahaya never grants: an HTML form on another site
+/// cannot post to the API.
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(());
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::UNSUPPORTED_MEDIA_TYPE,
+            "send the body with Content-Type: application/json",
+        ));
     };
     let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
     let mime = ct.split(';').next().unwrap_or_default().trim();
@@ -952,8 +1140,9 @@ async fn preview_js() -> Response {
 }
 
 /// Admin endpoints need `Authorization: Bearer <admin_token>`; without a configured token
-/// they do not exist.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// they do not exist. A client with [`AUTH_FAILURES_PER_MINUTE`] failures this minute gets
+/// 429 whatever it sends.
+fn authorize(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Result<(), ApiError> {
     let Some(token) = state.config().admin_token.as_deref() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -961,6 +1150,8 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             "admin endpoints are disabled: set SAHAYA_ADMIN_TOKEN or server.admin_token",
         ));
     };
+    let client = state.client(headers, peer);
+    state.check_auth_failures(Guard::Admin, client)?;
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -968,30 +1159,37 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             let (scheme, rest) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         });
-    match given {
-        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            code::UNAUTHORIZED,
-            "wrong admin token",
-        )),
-        None => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            code::UNAUTHORIZED,
-            "send the admin token as Authorization: Bearer <token>",
-        )),
-    }
+    let refusal = match given {
+        Some(g) if tokens_match(g, token) => return Ok(()),
+        Some(_) => "wrong admin token",
+        None => "send the admin token as Authorization: Bearer <token>",
+    };
+    state.auth_failed(Guard::Admin, client);
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        code::UNAUTHORIZED,
+        refusal,
+    ))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares two secrets in time that depends on neither: their SHA-256 digests, of equal
+/// length whatever the inputs, are compared byte by byte without stopping early.
+fn tokens_match(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 async fn admin_reload(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
+    authorize(&state, &headers, peer)?;
     let worker = state.clone();
     let result = tokio::task::spawn_blocking(move || worker.reload())
         .await
@@ -1026,12 +1224,15 @@ async fn admin_reload(
     }
 }
 
+/// Hands back a `/v1/respond` conversation (its id as the API caller gave it). Chatwoot
+/// conversations go back to the bot when an agent sets them to pending in Chatwoot.
 async fn handback(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
+    authorize(&state, &headers, peer)?;
     let Path(id) = id.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -1039,14 +1240,14 @@ async fn handback(
             e.body_text(),
         )
     })?;
-    if id.is_empty() || id.len() > MAX_SESSION_ID_BYTES {
-        return Err(ApiError::new(
+    let key = crate::session::scoped_key(API_SCOPE, &id).map_err(|e| {
+        ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             code::INVALID_SESSION_ID,
-            format!("a session id has 1 to {MAX_SESSION_ID_BYTES} bytes"),
-        ));
-    }
-    let handed_back = state.snapshot().engine.hand_back(&id);
+            e.to_string(),
+        )
+    })?;
+    let handed_back = state.snapshot().engine.hand_back(&key);
     Ok(Json(
         json!({ "session_id": id, "handed_back": handed_back }),
     ))
@@ -1079,7 +1280,10 @@ mod tests {
     #[test]
     fn content_types() {
         let mut h = HeaderMap::new();
-        assert!(require_json(&h).is_ok());
+        assert_eq!(
+            require_json(&h).unwrap_err().code(),
+            "unsupported_media_type"
+        );
         h.insert(
             header::CONTENT_TYPE,
             "application/json; charset=utf-8".parse().unwrap(),
@@ -1113,8 +1317,10 @@ mod tests {
 
     #[test]
     fn tokens_compare_exactly() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(tokens_match("abc", "abc"));
+        assert!(!tokens_match("abc", "abd"));
+        assert!(!tokens_match("abc", "abcd"));
+        assert!(!tokens_match("", "abc"));
+        assert!(!tokens_match("abc", ""));
     }
 }
