@@ -667,6 +667,7 @@ impl Engine {
             0
         };
         let region_code = status.as_ref().map_or("", |s| s.region.as_str());
+        let intents = self.rules.intents(&normalized, &detection);
         let facts = Facts {
             original: text,
             normalized: &normalized,
@@ -682,6 +683,7 @@ impl Engine {
             escalated_before: session.escalations > 0,
             open,
             holiday: status.as_ref().is_some_and(|s| s.holiday.is_some()),
+            intents: &intents,
         };
         let outcome = self.rules.evaluate(&facts);
         trace.extend(outcome.trace.iter().cloned());

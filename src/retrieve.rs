@@ -173,6 +173,9 @@ pub struct Scored {
     pub confidence: f32,
     /// The analyzer (field) the best match came from.
     pub analyzer: Analyzer,
+    /// The knowledge text of the topic's best-matching phrasing, as a [`Sample::source`]
+    /// (look it up in [`Retriever::samples`]); `None` when only its vocabulary matched.
+    pub source: Option<u32>,
 }
 
 /// The search index of one knowledge base.
@@ -691,6 +694,7 @@ impl Retriever {
         for (ci, &topic) in candidates.iter().enumerate() {
             let tt = &fd.topics[topic];
             let mut phrasing_score = 0.0f32;
+            let mut source = None;
             for (i, &pid) in tt.phrasings.iter().enumerate() {
                 let p = &self.phrasings[pid];
                 let matched = matched[offsets[ci] + i];
@@ -704,7 +708,10 @@ impl Retriever {
                 if p.kind == PhrasingKind::Keyword {
                     score *= KEYWORD_FACTOR;
                 }
-                phrasing_score = phrasing_score.max(score);
+                if score > phrasing_score {
+                    phrasing_score = score;
+                    source = Some(p.source);
+                }
             }
             let vocabulary = match exclude {
                 Some(_) => vocabulary_without[ci],
@@ -719,6 +726,7 @@ impl Retriever {
                 topic,
                 confidence,
                 analyzer,
+                source,
             });
         }
         ranked.sort_by(|a, b| {
