@@ -266,20 +266,24 @@ pub struct Engine {
 /// (errors and warnings), in file order. An empty list means the content is clean.
 pub fn check(data_dir: impl AsRef<Path>) -> Vec<Diagnostic> {
     let dir = data_dir.as_ref();
-    let (_, mut diags) = KnowledgeBase::load(dir);
+    let (kb, mut diags) = KnowledgeBase::load(dir);
     let (locales, locale_diags) = Locales::load(dir);
     diags.extend(locale_diags);
-    let (_, _, rule_diags) = load_rules(dir, &locales);
+    let (_, _, rule_diags) = load_rules(dir, &locales, &kb);
     diags.extend(rule_diags);
     diags
 }
 
 /// Rules and calendar, when the data directory has a `rules/` folder.
-fn load_rules(dir: &Path, locales: &Locales) -> (RuleSet, Option<Calendar>, Vec<Diagnostic>) {
+fn load_rules(
+    dir: &Path,
+    locales: &Locales,
+    kb: &KnowledgeBase,
+) -> (RuleSet, Option<Calendar>, Vec<Diagnostic>) {
     if !dir.join("rules").is_dir() {
         return (RuleSet::default(), None, Vec::new());
     }
-    let (rules, mut diags) = RuleSet::load(dir, locales.ids());
+    let (rules, mut diags) = RuleSet::load_with(dir, locales.ids(), kb);
     let (calendar, cal_diags) = Calendar::load(dir);
     diags.extend(cal_diags);
     (rules, calendar, diags)
@@ -318,7 +322,7 @@ impl Engine {
         let (kb, mut diags) = KnowledgeBase::load(dir);
         let (locales, locale_diags) = Locales::load(dir);
         diags.extend(locale_diags);
-        let (rules, calendar, rule_diags) = load_rules(dir, &locales);
+        let (rules, calendar, rule_diags) = load_rules(dir, &locales, &kb);
         diags.extend(rule_diags);
         diags.retain(|d| d.severity == Severity::Error);
         if !diags.is_empty() {

@@ -187,6 +187,8 @@ pub struct Retriever {
     pid_by_doc: Vec<Vec<u32>>,
     /// The knowledge texts customers' messages resemble, for calibration.
     samples: Vec<Sample>,
+    /// Shares of the best phrasing, the topic vocabulary and the answer in a confidence.
+    shares: [f32; 3],
 }
 
 impl std::fmt::Debug for Retriever {
@@ -492,7 +494,15 @@ impl Retriever {
             phrasings,
             pid_by_doc,
             samples,
+            shares: [PHRASING_SHARE, VOCABULARY_SHARE, ANSWER_SHARE],
         })
+    }
+
+    /// Sets the shares of the best phrasing, of the topic's vocabulary and of its answer in
+    /// a topic's confidence (they should add up to 1).
+    pub(crate) fn with_shares(mut self, phrasing: f32, vocabulary: f32, answer: f32) -> Self {
+        self.shares = [phrasing, vocabulary, answer];
+        self
     }
 
     /// Analyzes normalized text for the field of `analyzer`, as queries do: every term counts
@@ -718,10 +728,8 @@ impl Retriever {
                 None => overlap(&query.known, &tt.vocabulary),
             } / query.total_weight;
             let answer = overlap(&query.known, &tt.answer) / query.total_weight;
-            let confidence = (PHRASING_SHARE * phrasing_score
-                + VOCABULARY_SHARE * vocabulary
-                + ANSWER_SHARE * answer)
-                .min(1.0);
+            let [ps, vs, ans] = self.shares;
+            let confidence = (ps * phrasing_score + vs * vocabulary + ans * answer).min(1.0);
             ranked.push(Scored {
                 topic,
                 confidence,

@@ -9,12 +9,12 @@
 mod intent;
 pub mod signal;
 
-pub use intent::{Example, IntentScore, Intents, DEFAULT_MIN as DEFAULT_INTENT_MIN};
+pub use intent::{Example, IntentKind, IntentScore, Intents, DEFAULT_MIN as DEFAULT_INTENT_MIN};
 
 use crate::detect::Detection;
 use crate::engine::{Decision, Escalation};
 use crate::error::Diagnostic;
-use crate::knowledge::Synonyms;
+use crate::knowledge::KnowledgeBase;
 use crate::lang::Lang;
 use crate::text::romanized::{fold_greeklish, fold_telugu};
 use crate::text::{normalize, words};
@@ -558,7 +558,22 @@ impl RuleSet {
 
     /// Loads `data_dir/rules/*.toml`. `messages` is the set of Fluent message ids, to check
     /// that every `message` a rule names exists. Returns the rules and every problem found.
+    ///
+    /// The rules' examples are indexed together with the questions of the knowledge in
+    /// `data_dir/knowledge` (loaded here; use [`RuleSet::load_with`] to pass it in).
     pub fn load(data_dir: &Path, messages: &BTreeSet<String>) -> (RuleSet, Vec<Diagnostic>) {
+        // The knowledge loader reports problems of the knowledge; here they would repeat.
+        let (kb, _) = KnowledgeBase::load(data_dir);
+        RuleSet::load_with(data_dir, messages, &kb)
+    }
+
+    /// [`RuleSet::load`] with the knowledge base already loaded: its questions compete
+    /// with the rules' examples in the `intent` condition.
+    pub fn load_with(
+        data_dir: &Path,
+        messages: &BTreeSet<String>,
+        knowledge: &KnowledgeBase,
+    ) -> (RuleSet, Vec<Diagnostic>) {
         let mut diags = Vec::new();
         let dir = data_dir.join("rules");
         let queues = load_queues(data_dir, &mut diags);
@@ -615,9 +630,7 @@ impl RuleSet {
         }
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         overlap_warnings(&rules, &mut diags);
-        // The knowledge loader reports problems of the synonyms file; here they would repeat.
-        let synonyms = Synonyms::load(data_dir, &mut Vec::new());
-        let intents = index_intents(&rules, &synonyms, &mut diags);
+        let intents = index_intents(&rules, knowledge, &mut diags);
         (
             RuleSet {
                 rules,
@@ -628,7 +641,8 @@ impl RuleSet {
         )
     }
 
-    /// Parses rules from one file's text (for tests and tools); queues as given.
+    /// Parses rules from one file's text (for tests and tools); queues as given. Their
+    /// examples are indexed without knowledge questions.
     pub fn parse(
         rel: &Path,
         src: &str,
@@ -646,7 +660,7 @@ impl RuleSet {
             .collect();
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         overlap_warnings(&rules, &mut diags);
-        let intents = index_intents(&rules, &Synonyms::default(), &mut diags);
+        let intents = index_intents(&rules, &KnowledgeBase::default(), &mut diags);
         (
             RuleSet {
                 rules,
@@ -662,10 +676,10 @@ impl RuleSet {
 /// file with examples.
 fn index_intents(
     rules: &[Rule],
-    synonyms: &Synonyms,
+    knowledge: &KnowledgeBase,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Arc<IntentIndex>> {
-    match IntentIndex::build(rules, synonyms) {
+    match IntentIndex::build(rules, knowledge) {
         Ok(index) => index.map(Arc::new),
         Err(e) => {
             let file = rules
@@ -736,7 +750,7 @@ fn overlap_warnings(rules: &[Rule], diags: &mut Vec<Diagnostic>) {
                         e,
                         &r.file,
                         format!(
-                            "example {:?} of rule `{}` overlaps its negative example {:?} (line {})",
+                            "example «{}» of rule `{}` overlaps its negative example «{}» (line {})",
                             e.text, r.id, n.text, n.line
                         ),
                     ));
@@ -749,7 +763,7 @@ fn overlap_warnings(rules: &[Rule], diags: &mut Vec<Diagnostic>) {
                             e,
                             &r.file,
                             format!(
-                                "example {:?} of rule `{}` overlaps example {:?} of rule `{}` ({}:{})",
+                                "example «{}» of rule `{}` overlaps example «{}» of rule `{}` ({}:{})",
                                 e.text,
                                 r.id,
                                 o.text,
@@ -1439,7 +1453,7 @@ escalate = { queue = "support" }
             .find(|t| t.starts_with("rule human_request"))
             .unwrap();
         assert!(
-            line.contains("intent human_request 0.") && line.contains("\"is there a human"),
+            line.contains("intent human_request 0.") && line.contains("(\"is there a human"),
             "{line}"
         );
         assert!(
@@ -1538,7 +1552,7 @@ formal = true
         assert!(
             lines
                 .iter()
-                .any(|l| l.starts_with("rules/x.toml:3:1: error: empty list examples.en")),
+                .any(|l| l.starts_with("rules/x.toml:3:15: error: empty list examples.en")),
             "{lines:#?}"
         );
         assert!(
@@ -1559,7 +1573,7 @@ formal = true
         let src = src.replace("1.5", "0.5");
         let (_, diags) = RuleSet::parse(Path::new("rules/x.toml"), &src, &[], &BTreeSet::new());
         let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-        assert!(lines.iter().any(|l| l.starts_with("rules/x.toml:3:16: warning: example \"help me now please\" of rule `a` overlaps its negative example")), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.starts_with("rules/x.toml:3:16: warning: example «help me now please» of rule `a` overlaps its negative example")), "{lines:#?}");
     }
 
     #[test]

@@ -1,24 +1,29 @@
 //! Intents: a rule's example messages, matched by the engine's own retrieval.
 //!
 //! Every rule with `examples` becomes a topic of a small knowledge base whose phrasings are
-//! its examples; its `negatives` become a second topic, `<rule>!neg`. One [`Retriever`]
-//! indexes them all, with the analyzers, Telugu inflection, transliteration, synonym groups
-//! and typo tolerance of the knowledge search. A message is searched like a knowledge
-//! question, and the `intent` condition of a rule holds when the rule's topic is the best of
-//! the rules' topics, with a confidence of at least `min`, and the rule's negatives do not
-//! score higher.
+//! its examples; its `negatives` become a second topic, `<rule>!neg`. Every knowledge topic
+//! joins them with its questions, alternates, romanized phrasings and keywords (not its
+//! answers): the ordinary questions customers ask, which a message about something the
+//! bot answers resembles more than any rule's examples. One [`Retriever`] indexes them all
+//! with the analyzers, Telugu inflection, transliteration, synonym groups and typo tolerance
+//! of the knowledge search.
+//!
+//! A message is searched like a knowledge question, and the `intent` condition of a rule
+//! holds when the rule's examples are the best match of all (other rules' examples and the
+//! knowledge questions included), with a confidence of at least `min`, and the rule's
+//! negatives do not score as high.
 
 use super::Rule;
 use crate::detect::Detection;
-use crate::knowledge::{KnowledgeBase, Synonyms, Topic, TopicText};
+use crate::knowledge::{KnowledgeBase, Topic, TopicText};
 use crate::lang::Lang;
-use crate::retrieve::Retriever;
+use crate::retrieve::{Retriever, Scored};
 use crate::Error;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The `min` of an `intent` condition that gives none.
-pub const DEFAULT_MIN: f32 = 0.45;
+pub const DEFAULT_MIN: f32 = 0.35;
 
 /// Suffix of the topic that holds a rule's negative examples.
 const NEGATIVE_SUFFIX: &str = "!neg";
@@ -26,6 +31,12 @@ const NEGATIVE_SUFFIX: &str = "!neg";
 /// A field searched after the first must do this much better to count: the likeliest
 /// reading of the message wins ties (as in the knowledge search).
 const OTHER_FIELD_BIAS: f32 = 0.05;
+
+/// Shares of the best example and of all the examples' words in a confidence. Knowledge
+/// topics give their answers a fifth; here nothing has an answer, so the other two shares
+/// keep their 1:1 ratio and fill the whole range.
+const PHRASING_SHARE: f32 = 0.5;
+const VOCABULARY_SHARE: f32 = 0.5;
 
 /// One example (or negative example) message of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,17 +64,38 @@ impl Example {
     }
 }
 
-/// How close one message is to one rule's examples or negatives.
+/// What a topic of the intent index holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentKind {
+    /// A rule's examples.
+    Examples,
+    /// A rule's negative examples.
+    Negatives,
+    /// A knowledge topic's questions.
+    Knowledge,
+}
+
+/// How close one message is to one rule's examples or negatives, or to one knowledge
+/// topic's questions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntentScore {
-    /// The rule id.
-    pub rule: String,
-    /// True for the rule's negative examples.
-    pub negative: bool,
+    /// The rule id, or the knowledge topic id.
+    pub id: String,
+    /// What the topic holds.
+    pub kind: IntentKind,
     /// Confidence in [0, 1], as the knowledge search computes it.
     pub confidence: f32,
-    /// The example that matched best (empty when only the vocabulary matched).
+    /// The example or question that matched best (empty when only the vocabulary matched).
     pub example: String,
+}
+
+impl IntentScore {
+    fn name(&self) -> String {
+        match self.kind {
+            IntentKind::Knowledge => format!("question of {}", self.id),
+            _ => self.id.clone(),
+        }
+    }
 }
 
 /// How close one message is to the examples of every rule, best first.
@@ -76,52 +108,65 @@ impl Intents {
     /// No intent scores: what a message gets when no rule has examples.
     pub const NONE: Intents = Intents { scores: Vec::new() };
 
-    /// Every scored rule (and rule negatives), best first.
+    /// Every scored rule, rule negatives and knowledge topic, best first.
     pub fn scores(&self) -> &[IntentScore] {
         &self.scores
     }
 
-    /// The rule whose examples match best (negatives left aside).
+    /// The best match that is not a rule's negatives: a rule's examples or a knowledge
+    /// topic.
     pub fn best(&self) -> Option<&IntentScore> {
-        self.scores.iter().find(|s| !s.negative)
+        self.scores.iter().find(|s| s.kind != IntentKind::Negatives)
     }
 
-    fn negative(&self, rule: &str) -> Option<&IntentScore> {
-        self.scores.iter().find(|s| s.negative && s.rule == rule)
+    fn negatives(&self, rule: &str) -> Option<&IntentScore> {
+        self.scores
+            .iter()
+            .find(|s| s.kind == IntentKind::Negatives && s.id == rule)
     }
 
-    /// `Some(why)` when `rule` is the best match with at least `min` and its negatives do
-    /// not score higher.
+    /// `Some(why)` when the examples of `rule` are the best match, with at least `min`, and
+    /// its negatives score lower.
     pub(crate) fn holds(&self, rule: &str, min: f32) -> Option<String> {
-        let best = self.best().filter(|b| b.rule == rule)?;
-        if best.confidence < min {
-            return None;
-        }
-        if self
-            .negative(rule)
-            .is_some_and(|n| n.confidence > best.confidence)
+        let best = self
+            .best()
+            .filter(|b| b.kind == IntentKind::Examples && b.id == rule)?;
+        if best.confidence < min
+            || self
+                .negatives(rule)
+                .is_some_and(|n| n.confidence >= best.confidence)
         {
             return None;
         }
         Some(format!(
-            "intent {rule} {:.2} ({:?})",
+            "intent {rule} {:.2} (\"{}\")",
             best.confidence, best.example
         ))
     }
 
-    /// One trace line: the best rule, the runner-up and the best rule's negatives.
+    /// One trace line: the best match, the runner-up and the best rule's negatives.
     pub(crate) fn describe(&self) -> Option<String> {
         let best = self.best()?;
         let mut line = format!(
-            "intents: {} {:.2} ({:?})",
-            best.rule, best.confidence, best.example
+            "intents: {} {:.2} (\"{}\")",
+            best.name(),
+            best.confidence,
+            best.example
         );
-        if let Some(next) = self.scores.iter().filter(|s| !s.negative).nth(1) {
-            line.push_str(&format!(", then {} {:.2}", next.rule, next.confidence));
+        if let Some(next) = self
+            .scores
+            .iter()
+            .filter(|s| s.kind != IntentKind::Negatives)
+            .nth(1)
+        {
+            line.push_str(&format!(", then {} {:.2}", next.name(), next.confidence));
         }
-        if let Some(n) = self.negative(&best.rule) {
+        if let Some(n) = self
+            .negatives(&best.id)
+            .filter(|_| best.kind == IntentKind::Examples)
+        {
             line.push_str(&format!(
-                "; its negatives {:.2} ({:?})",
+                "; its negatives {:.2} (\"{}\")",
                 n.confidence, n.example
             ));
         }
@@ -129,11 +174,11 @@ impl Intents {
     }
 }
 
-/// The index of every rule's examples.
+/// The index of every rule's examples and of the knowledge questions.
 pub(crate) struct IntentIndex {
     retriever: Retriever,
-    /// Per topic of the index: the rule id, and whether it holds the negatives.
-    topics: Vec<(String, bool)>,
+    /// Per topic of the index: the rule or knowledge topic id, and what it holds.
+    topics: Vec<(String, IntentKind)>,
 }
 
 impl std::fmt::Debug for IntentIndex {
@@ -178,41 +223,64 @@ fn topic(id: String, examples: &[Example]) -> Topic {
 }
 
 impl IntentIndex {
-    /// Indexes the examples of `rules`; `None` when no rule has any.
-    pub(crate) fn build(rules: &[Rule], synonyms: &Synonyms) -> Result<Option<IntentIndex>, Error> {
+    /// Indexes the examples of `rules` and the questions of `knowledge`; `None` when no
+    /// rule has examples.
+    pub(crate) fn build(
+        rules: &[Rule],
+        knowledge: &KnowledgeBase,
+    ) -> Result<Option<IntentIndex>, Error> {
         let mut topics = Vec::new();
         let mut ids = Vec::new();
         for r in rules.iter().filter(|r| !r.examples.is_empty()) {
             topics.push(topic(r.id.clone(), &r.examples));
-            ids.push((r.id.clone(), false));
+            ids.push((r.id.clone(), IntentKind::Examples));
             if !r.negatives.is_empty() {
                 topics.push(topic(format!("{}{NEGATIVE_SUFFIX}", r.id), &r.negatives));
-                ids.push((r.id.clone(), true));
+                ids.push((r.id.clone(), IntentKind::Negatives));
             }
         }
         if topics.is_empty() {
             return Ok(None);
         }
-        let kb = KnowledgeBase::from_parts(topics, synonyms.clone());
+        for t in knowledge.topics() {
+            let texts = Lang::ALL
+                .iter()
+                .map(|&l| {
+                    let text = TopicText {
+                        answer: String::new(),
+                        answer_informal: None,
+                        ..t.text(l).clone()
+                    };
+                    (l, text)
+                })
+                .collect();
+            topics.push(Topic::from_parts(
+                t.id.clone(),
+                Vec::new(),
+                PathBuf::new(),
+                texts,
+            ));
+            ids.push((t.id.clone(), IntentKind::Knowledge));
+        }
+        let kb = KnowledgeBase::from_parts(topics, knowledge.synonyms().clone());
+        let retriever = Retriever::build(&kb)?.with_shares(PHRASING_SHARE, VOCABULARY_SHARE, 0.0);
         Ok(Some(IntentIndex {
-            retriever: Retriever::build(&kb)?,
+            retriever,
             topics: ids,
         }))
     }
 
-    /// Scores normalized text against every rule's examples, in the fields the language
-    /// detection points to.
+    /// Scores normalized text against every rule's examples and the knowledge questions,
+    /// in the fields the language detection points to.
     pub(crate) fn score(&self, normalized: &str, detection: &Detection) -> Intents {
-        let mut best = Vec::new();
+        let mut best: Vec<Scored> = Vec::new();
         for (i, (_, analyzer)) in detection.candidates().into_iter().enumerate() {
             let query = self.retriever.prepare(analyzer, normalized);
             let Ok(ranked) = self.retriever.search(analyzer, &query) else {
                 continue;
             };
             let bias = if i == 0 { 0.0 } else { OTHER_FIELD_BIAS };
-            let current = best
-                .first()
-                .map_or(0.0, |s: &crate::retrieve::Scored| s.confidence);
+            let current = best.first().map_or(0.0, |s| s.confidence);
             if best.is_empty()
                 || ranked
                     .first()
@@ -226,10 +294,10 @@ impl IntentIndex {
             .into_iter()
             .filter(|s| s.confidence > 0.0)
             .map(|s| {
-                let (rule, negative) = &self.topics[s.topic];
+                let (id, kind) = &self.topics[s.topic];
                 IntentScore {
-                    rule: rule.clone(),
-                    negative: *negative,
+                    id: id.clone(),
+                    kind: *kind,
                     confidence: s.confidence,
                     example: s
                         .source
