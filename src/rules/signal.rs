@@ -705,6 +705,34 @@ fn incoming_words() -> &'static Lexicon {
     })
 }
 
+/// The company's people as the subject: `the courier rang twice` counts their attempts,
+/// not the customer's contacts.
+fn agent_words() -> &'static Lexicon {
+    static L: OnceLock<Lexicon> = OnceLock::new();
+    L.get_or_init(|| {
+        Lexicon::new(
+            &[
+                "courier",
+                "driver",
+                "postman",
+                "delivery",
+                "κουριερ",
+                "διανομε",
+                "οδηγο",
+                "ταχυδρομ",
+                "κοριερ",
+                "కొరియర్",
+                "డెలివరీ",
+                "డ్రైవర్",
+                "పోస్ట్‌మ్యాన్",
+                "పోస్ట్మ్యాన్",
+            ],
+            &["kourier", "dianomeas", "odigos"],
+            &["delivery", "courier", "driver"],
+        )
+    })
+}
+
 /// Words that count without a number: `several`, `πολλές`, `చాలా`.
 fn is_quantifier(w: &Word<'_>) -> bool {
     matches!(count_of(w), Some(Count::Cardinal(SEVERAL)))
@@ -937,6 +965,7 @@ pub fn contact_count(normalized: &str) -> Option<(u32, String)> {
         let lo = i.saturating_sub(CONTACT_WINDOW);
         let hi = (i + CONTACT_WINDOW + 1).min(ws.len());
         (lo..hi).any(|j| incoming_words().matches(&ws[j]))
+            || (lo..i).any(|j| agent_words().matches(&ws[j]))
     };
     let mut best: Option<(u32, String)> = None;
     for (i, w) in ws.iter().enumerate() {
@@ -1041,5 +1070,8 @@ mod tests {
         assert_eq!(contacts("I called once"), None);
         assert_eq!(contacts("I have 3 parcels, who do I contact?"), None);
         assert_eq!(contacts("deliver it the second time you come"), None);
+        assert_eq!(contacts("the courier rang twice but nobody was home"), None);
+        assert_eq!(contacts("I got 2 emails saying it was delivered"), None);
+        assert_eq!(contacts("ο κούριερ πήρε τηλέφωνο δύο φορές"), None);
     }
 }
