@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The `min` of an `intent` condition that gives none.
-pub const DEFAULT_MIN: f32 = 0.35;
+pub const DEFAULT_MIN: f32 = 0.25;
 
 /// Suffix of the topic that holds a rule's negative examples.
 const NEGATIVE_SUFFIX: &str = "!neg";
@@ -32,11 +32,12 @@ const NEGATIVE_SUFFIX: &str = "!neg";
 /// reading of the message wins ties (as in the knowledge search).
 const OTHER_FIELD_BIAS: f32 = 0.05;
 
-/// Shares of the best example and of all the examples' words in a confidence. Knowledge
-/// topics give their answers a fifth; here nothing has an answer, so the other two shares
-/// keep their 1:1 ratio and fill the whole range.
-const PHRASING_SHARE: f32 = 0.5;
-const VOCABULARY_SHARE: f32 = 0.5;
+/// Shares of the best example and of all the examples' words in a confidence (nothing here
+/// has an answer). An intent is a way of saying something, so the closest single example
+/// carries most of the weight: the words of forty examples together would let in any
+/// message that has a few of their common words.
+const PHRASING_SHARE: f32 = 0.8;
+const VOCABULARY_SHARE: f32 = 0.2;
 
 /// One example (or negative example) message of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
