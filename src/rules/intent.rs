@@ -277,9 +277,7 @@ impl IntentIndex {
         let mut best: Vec<Scored> = Vec::new();
         for (i, (_, analyzer)) in detection.candidates().into_iter().enumerate() {
             let query = self.retriever.prepare(analyzer, normalized);
-            let Ok(ranked) = self.retriever.search(analyzer, &query) else {
-                continue;
-            };
+            let ranked = self.retriever.search_all(analyzer, &query);
             let bias = if i == 0 { 0.0 } else { OTHER_FIELD_BIAS };
             let current = best.first().map_or(0.0, |s| s.confidence);
             if best.is_empty()

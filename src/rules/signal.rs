@@ -510,6 +510,10 @@ fn word_of(text: &str) -> Word<'_> {
 /// `Some(why)` when the message sets two different amounts against each other together
 /// with a word of charging or paying: `charged €45 but the quote was €30`.
 pub fn money_mismatch(normalized: &str) -> Option<String> {
+    // Most messages have fewer than two numbers: nothing to read.
+    if numbers(normalized).len() < 2 {
+        return None;
+    }
     let amounts = amounts(normalized);
     let first = amounts.first()?;
     let other = amounts
@@ -955,6 +959,20 @@ fn count_of(w: &Word<'_>) -> Option<Count> {
 /// కాల్ చేశాను`), or a number right before a contact noun (`two emails`). Words such as
 /// `several` or `πολλές` count as three; `how many` is a question, not a count.
 pub fn contact_count(normalized: &str) -> Option<(u32, String)> {
+    // Counts are read from the words as written; the folded forms are only needed around
+    // one.
+    let has_count = words(normalized).any(|text| {
+        count_of(&Word {
+            text,
+            latin: false,
+            greeklish: String::new(),
+            telugu: String::new(),
+        })
+        .is_some()
+    });
+    if !has_count {
+        return None;
+    }
     let ws = message_words(normalized);
     let near_contact = |i: usize| {
         let lo = i.saturating_sub(CONTACT_WINDOW);
