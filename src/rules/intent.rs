@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The `min` of an `intent` condition that gives none.
-pub const DEFAULT_MIN: f32 = 0.25;
+pub const DEFAULT_MIN: f32 = 0.4;
 
 /// Suffix of the topic that holds a rule's negative examples.
 const NEGATIVE_SUFFIX: &str = "!neg";
