@@ -864,18 +864,29 @@ impl Retriever {
                 *entry = (score, Some(p.source));
             }
         }
+        // Character n-gram similarity, best phrasing per topic.
+        let mut similarity = vec![0.0f32; self.phrasings.len()];
+        fd.chargrams
+            .similarities(&query.normalized, &mut similarity, |_| false);
+        let mut ngrams = vec![0.0f32; topics];
+        for (pid, &sim) in similarity.iter().enumerate() {
+            if sim > 0.0 {
+                let t = self.phrasings[pid].topic;
+                ngrams[t] = ngrams[t].max(sim);
+            }
+        }
         let [ps, vs, ans] = self.shares;
+        let share = chargram_share(analyzer);
         let mut ranked: Vec<Scored> = (0..topics)
-            .filter(|&t| vocabulary[t] > 0.0)
+            .filter(|&t| vocabulary[t] > 0.0 || ngrams[t] > 0.0)
             .map(|topic| {
                 let (phrasing, source) = best[topic];
                 let answer = overlap(&query.known, &fd.topics[topic].answer) / query.total_weight;
+                let words =
+                    ps * phrasing + vs * vocabulary[topic] / query.total_weight + ans * answer;
                 Scored {
                     topic,
-                    confidence: (ps * phrasing
-                        + vs * vocabulary[topic] / query.total_weight
-                        + ans * answer)
-                        .min(1.0),
+                    confidence: ((1.0 - share) * words + share * ngrams[topic]).min(1.0),
                     analyzer,
                     source,
                 }
