@@ -671,7 +671,9 @@ impl Engine {
             0
         };
         let region_code = status.as_ref().map_or("", |s| s.region.as_str());
-        let intents = self.rules.intents(&normalized, &detection);
+        let intents =
+            self.rules
+                .intents(&normalized, &detection, &self.kb, &self.retriever, &ranked);
         let facts = Facts {
             original: text,
             normalized: &normalized,
