@@ -269,8 +269,9 @@ pub fn check(data_dir: impl AsRef<Path>) -> Vec<Diagnostic> {
     let (kb, mut diags) = KnowledgeBase::load(dir);
     let (locales, locale_diags) = Locales::load(dir);
     diags.extend(locale_diags);
-    let (_, _, rule_diags) = load_rules(dir, &locales, &kb);
+    let (rules, _, rule_diags) = load_rules(dir, &locales, &kb);
     diags.extend(rule_diags);
+    diags.extend(rules.warnings());
     diags
 }
 

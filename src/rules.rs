@@ -502,6 +502,15 @@ impl RuleSet {
         &self.queues
     }
 
+    /// Warnings about the rules' examples (not errors, and not computed at load, so a
+    /// running server does not pay for them; `sahaya check` reports them): an example as
+    /// good as one of its rule's negatives or as an example of another rule.
+    pub fn warnings(&self) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        overlap_warnings(&self.rules, &mut diags);
+        diags
+    }
+
     /// How close normalized text is to each rule's examples, searched in the fields the
     /// language detection points to, and to the knowledge topics `ranked` for it by the
     /// knowledge search (`retriever` over `knowledge`); [`Intents::NONE`] when no rule has
@@ -665,7 +674,6 @@ impl RuleSet {
             }
         }
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-        overlap_warnings(&rules, &mut diags);
         let intents = index_intents(&rules, knowledge.synonyms(), &mut diags);
         (
             RuleSet {
@@ -678,7 +686,8 @@ impl RuleSet {
     }
 
     /// Parses rules from one file's text (for tests and tools); queues as given. Their
-    /// examples are indexed without knowledge questions.
+    /// examples are indexed without synonyms, and the diagnostics include
+    /// [`RuleSet::warnings`].
     pub fn parse(
         rel: &Path,
         src: &str,
