@@ -273,8 +273,9 @@ pub fn check(data_dir: impl AsRef<Path>) -> Vec<Diagnostic> {
     let (kb, mut diags) = KnowledgeBase::load(dir);
     let (locales, locale_diags) = Locales::load(dir);
     diags.extend(locale_diags);
-    let (_, _, rule_diags) = load_rules(dir, &locales, &kb);
+    let (rules, _, rule_diags) = load_rules(dir, &locales, &kb);
     diags.extend(rule_diags);
+    diags.extend(rules.warnings());
     diags
 }
 
@@ -705,7 +706,9 @@ impl Engine {
             0
         };
         let region_code = status.as_ref().map_or("", |s| s.region.as_str());
-        let intents = self.rules.intents(&normalized, &detection);
+        let intents =
+            self.rules
+                .intents(&normalized, &detection, &self.kb, &self.retriever, &ranked);
         let facts = Facts {
             original: text,
             normalized: &normalized,

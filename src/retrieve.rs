@@ -182,6 +182,17 @@ pub struct PreparedQuery {
     normalized: String,
 }
 
+impl PreparedQuery {
+    /// Share of the message's weight that the field knows, in [0, 1]: low for a message
+    /// mostly about things no phrasing mentions.
+    pub fn known_share(&self) -> f32 {
+        if self.total_weight <= 0.0 {
+            return 0.0;
+        }
+        (self.known.iter().map(|(_, w)| w).sum::<f32>() / self.total_weight).min(1.0)
+    }
+}
+
 /// A scored topic.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
@@ -194,6 +205,10 @@ pub struct Scored {
     /// The knowledge text of the topic's best-matching phrasing, as a [`Sample::source`]
     /// (look it up in [`Retriever::samples`]); `None` when only its vocabulary matched.
     pub source: Option<u32>,
+    /// How well its best phrasing matches, in [0, 1]: one part of the confidence.
+    pub phrasing: f32,
+    /// Share of the message found anywhere in its phrasings, in [0, 1]: another part.
+    pub vocabulary: f32,
 }
 
 /// The search index of one knowledge base.
@@ -802,6 +817,8 @@ impl Retriever {
                 confidence,
                 analyzer,
                 source,
+                phrasing: phrasing_score,
+                vocabulary,
             });
         }
         ranked.sort_by(|a, b| {
@@ -882,13 +899,15 @@ impl Retriever {
             .map(|topic| {
                 let (phrasing, source) = best[topic];
                 let answer = overlap(&query.known, &fd.topics[topic].answer) / query.total_weight;
-                let words =
-                    ps * phrasing + vs * vocabulary[topic] / query.total_weight + ans * answer;
+                let vocabulary = vocabulary[topic] / query.total_weight;
+                let words = ps * phrasing + vs * vocabulary + ans * answer;
                 Scored {
                     topic,
                     confidence: ((1.0 - share) * words + share * ngrams[topic]).min(1.0),
                     analyzer,
                     source,
+                    phrasing,
+                    vocabulary,
                 }
             })
             .collect();

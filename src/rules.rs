@@ -14,8 +14,9 @@ pub use intent::{Example, IntentKind, IntentScore, Intents, DEFAULT_MIN as DEFAU
 use crate::detect::Detection;
 use crate::engine::{Decision, Escalation};
 use crate::error::Diagnostic;
-use crate::knowledge::KnowledgeBase;
+use crate::knowledge::{KnowledgeBase, Synonyms};
 use crate::lang::Lang;
+use crate::retrieve::{Retriever, Scored};
 use crate::text::romanized::{fold_greeklish, fold_telugu};
 use crate::text::{normalize, words};
 use intent::IntentIndex;
@@ -416,7 +417,11 @@ impl Condition {
                     "not a holiday".into()
                 },
             ),
-            Intent { rule, min } => f.intents.holds(rule, *min),
+            Intent { rule, min } => f.intents.holds(
+                rule,
+                *min,
+                (f.decision == crate::engine::Decision::Answer).then_some(f.confidence),
+            ),
             MoneyMismatch(b) => match (signal::money_mismatch(f.normalized), b) {
                 (Some(why), true) => Some(why),
                 (None, false) => Some("no money_mismatch".into()),
@@ -497,12 +502,31 @@ impl RuleSet {
         &self.queues
     }
 
+    /// Warnings about the rules' examples (not errors, and not computed at load, so a
+    /// running server does not pay for them; `sahaya check` reports them): an example as
+    /// good as one of its rule's negatives or as an example of another rule.
+    pub fn warnings(&self) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        overlap_warnings(&self.rules, &mut diags);
+        diags
+    }
+
     /// How close normalized text is to each rule's examples, searched in the fields the
-    /// language detection points to; [`Intents::NONE`] when no rule has examples. Pass it
-    /// to [`RuleSet::evaluate`] in [`Facts::intents`].
-    pub fn intents(&self, normalized: &str, detection: &Detection) -> Intents {
+    /// language detection points to, and to the knowledge topics `ranked` for it by the
+    /// knowledge search (`retriever` over `knowledge`); [`Intents::NONE`] when no rule has
+    /// examples. Pass it to [`RuleSet::evaluate`] in [`Facts::intents`].
+    pub fn intents(
+        &self,
+        normalized: &str,
+        detection: &Detection,
+        knowledge: &KnowledgeBase,
+        retriever: &Retriever,
+        ranked: &[Scored],
+    ) -> Intents {
         match &self.intents {
-            Some(index) if !normalized.is_empty() => index.score(normalized, detection),
+            Some(index) if !normalized.is_empty() => {
+                index.score(normalized, detection, (knowledge, retriever, ranked))
+            }
             _ => Intents::NONE,
         }
     }
@@ -580,7 +604,7 @@ impl RuleSet {
     /// Loads `data_dir/rules/*.toml`. `messages` is the set of Fluent message ids, to check
     /// that every `message` a rule names exists. Returns the rules and every problem found.
     ///
-    /// The rules' examples are indexed together with the questions of the knowledge in
+    /// The rules' examples are indexed with the synonym groups of the knowledge in
     /// `data_dir/knowledge` (loaded here; use [`RuleSet::load_with`] to pass it in).
     pub fn load(data_dir: &Path, messages: &BTreeSet<String>) -> (RuleSet, Vec<Diagnostic>) {
         // The knowledge loader reports problems of the knowledge; here they would repeat.
@@ -588,8 +612,8 @@ impl RuleSet {
         RuleSet::load_with(data_dir, messages, &kb)
     }
 
-    /// [`RuleSet::load`] with the knowledge base already loaded: its questions compete
-    /// with the rules' examples in the `intent` condition.
+    /// [`RuleSet::load`] with the knowledge base already loaded: the rules' examples are
+    /// indexed with its synonym groups.
     pub fn load_with(
         data_dir: &Path,
         messages: &BTreeSet<String>,
@@ -650,8 +674,7 @@ impl RuleSet {
             }
         }
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-        overlap_warnings(&rules, &mut diags);
-        let intents = index_intents(&rules, knowledge, &mut diags);
+        let intents = index_intents(&rules, knowledge.synonyms(), &mut diags);
         (
             RuleSet {
                 rules,
@@ -663,7 +686,8 @@ impl RuleSet {
     }
 
     /// Parses rules from one file's text (for tests and tools); queues as given. Their
-    /// examples are indexed without knowledge questions.
+    /// examples are indexed without synonyms, and the diagnostics include
+    /// [`RuleSet::warnings`].
     pub fn parse(
         rel: &Path,
         src: &str,
@@ -681,7 +705,7 @@ impl RuleSet {
             .collect();
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         overlap_warnings(&rules, &mut diags);
-        let intents = index_intents(&rules, &KnowledgeBase::default(), &mut diags);
+        let intents = index_intents(&rules, &Synonyms::default(), &mut diags);
         (
             RuleSet {
                 rules,
@@ -697,10 +721,10 @@ impl RuleSet {
 /// file with examples.
 fn index_intents(
     rules: &[Rule],
-    knowledge: &KnowledgeBase,
+    synonyms: &Synonyms,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Arc<IntentIndex>> {
-    match IntentIndex::build(rules, knowledge) {
+    match IntentIndex::build(rules, synonyms) {
         Ok(index) => index.map(Arc::new),
         Err(e) => {
             let file = rules
@@ -828,7 +852,8 @@ fn overlap_warnings(rules: &[Rule], diags: &mut Vec<Diagnostic>) {
             }
             for (j, other) in rules.iter().enumerate().skip(i + 1) {
                 for (o, os) in other.examples.iter().zip(&examples[j]) {
-                    if es.overlap(os) >= OVERLAP_LIMIT {
+                    // Texts in different scripts share no words.
+                    if e.script() == o.script() && es.overlap(os) >= OVERLAP_LIMIT {
                         diags.push(warn(
                             e,
                             &r.file,
@@ -1445,13 +1470,19 @@ mod tests {
 
     static NO_INTENTS: Intents = Intents::NONE;
 
+    /// A search index without knowledge, for intents without competing questions.
+    fn no_retriever() -> &'static Retriever {
+        static R: std::sync::OnceLock<Retriever> = std::sync::OnceLock::new();
+        R.get_or_init(|| Retriever::build(&KnowledgeBase::default()).expect("empty index"))
+    }
+
     fn facts(text: &str) -> (String, Facts<'static>) {
         let n = normalize(text);
         let f = Facts {
             original: "",
             normalized: "",
-            decision: Decision::Answer,
-            confidence: 0.9,
+            decision: Decision::Fallback,
+            confidence: 0.2,
             topic: None,
             lang: Lang::En,
             channel: None,
@@ -1480,7 +1511,13 @@ mod tests {
 
     fn run(set: &RuleSet, text: &str) -> Outcome {
         let (n, f) = facts(text);
-        let intents = set.intents(&n, &crate::detect::detect(&n));
+        let intents = set.intents(
+            &n,
+            &crate::detect::detect(&n),
+            &KnowledgeBase::default(),
+            no_retriever(),
+            &[],
+        );
         set.evaluate(&Facts {
             original: text,
             normalized: &n,
@@ -1537,6 +1574,36 @@ escalate = { queue = "support" }
             .escalation
             .is_some());
         assert!(run(&set, "naaku manishitho matladali").escalation.is_some());
+    }
+
+    #[test]
+    fn a_more_confident_knowledge_answer_blocks_the_intent() {
+        let set = rules(HUMAN);
+        let text = "I want a human now!!";
+        let n = normalize(text);
+        let intents = set.intents(
+            &n,
+            &crate::detect::detect(&n),
+            &KnowledgeBase::default(),
+            no_retriever(),
+            &[],
+        );
+        let (_, f) = facts(text);
+        let with = |decision, confidence| {
+            set.evaluate(&Facts {
+                original: text,
+                normalized: &n,
+                intents: &intents,
+                decision,
+                confidence,
+                ..f.clone()
+            })
+            .escalation
+            .is_some()
+        };
+        assert!(with(Decision::Clarify, 0.9));
+        assert!(with(Decision::Answer, 0.3));
+        assert!(!with(Decision::Answer, 0.9));
     }
 
     #[test]

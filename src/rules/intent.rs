@@ -1,21 +1,21 @@
 //! Intents: a rule's example messages, matched by the engine's own retrieval.
 //!
 //! Every rule with `examples` becomes a topic of a small knowledge base whose phrasings are
-//! its examples; its `negatives` become a second topic, `<rule>!neg`. Every knowledge topic
-//! joins them with its questions, alternates, romanized phrasings and keywords (not its
-//! answers): the ordinary questions customers ask, which a message about something the
-//! bot answers resembles more than any rule's examples. One [`Retriever`] indexes them all
-//! with the analyzers, Telugu inflection, transliteration, synonym groups and typo tolerance
-//! of the knowledge search.
+//! its examples; its `negatives` become a second topic, `<rule>!neg`. One [`Retriever`]
+//! indexes them with the analyzers, Telugu inflection, transliteration, synonym groups and
+//! typo tolerance of the knowledge search.
 //!
-//! A message is searched like a knowledge question, and the `intent` condition of a rule
-//! holds when the rule's examples are the best match of all (other rules' examples and the
-//! knowledge questions included), with a confidence of at least `min`, and the rule's
-//! negatives do not score as high.
+//! A message is searched like a knowledge question, and its matches compete with the
+//! knowledge topics the engine's own search found for it, scored the same way: a message
+//! about something the bot answers resembles that topic's questions more than any rule's
+//! examples. The `intent` condition of a rule holds when the rule's examples are the best
+//! match of all (other rules' examples and the knowledge questions included), with a
+//! confidence of at least `min`, the rule's negatives do not score as high, and the
+//! knowledge search did not decide to answer the message with a higher confidence.
 
 use super::Rule;
 use crate::detect::Detection;
-use crate::knowledge::{KnowledgeBase, Topic, TopicText};
+use crate::knowledge::{KnowledgeBase, Synonyms, Topic, TopicText};
 use crate::lang::Lang;
 use crate::retrieve::{Retriever, Scored};
 use crate::Error;
@@ -24,6 +24,13 @@ use std::path::PathBuf;
 
 /// The `min` of an `intent` condition that gives none.
 pub const DEFAULT_MIN: f32 = 0.4;
+
+/// Least share of a message (by weight) that must occur in some example: a message mostly
+/// about things no example mentions (sports, politics) is about something else.
+const MIN_KNOWN: f32 = 0.4;
+
+/// A rule's examples must beat its negatives by this much: a tie is no intent.
+const NEGATIVE_MARGIN: f32 = 0.03;
 
 /// Suffix of the topic that holds a rule's negative examples.
 const NEGATIVE_SUFFIX: &str = "!neg";
@@ -53,6 +60,15 @@ pub struct Example {
 }
 
 impl Example {
+    /// The script of the list: 0 Latin (`en`, `el_latn`, `te_latn`), 1 Greek, 2 Telugu.
+    pub(crate) fn script(&self) -> u8 {
+        match self.list {
+            "el" => 1,
+            "te" => 2,
+            _ => 0,
+        }
+    }
+
     /// The language of the list, and whether it is written in Latin letters.
     fn lang(&self) -> (Lang, bool) {
         match self.list {
@@ -103,11 +119,21 @@ impl IntentScore {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Intents {
     scores: Vec<IntentScore>,
+    /// Share of the message the examples know.
+    known: f32,
 }
 
 impl Intents {
     /// No intent scores: what a message gets when no rule has examples.
-    pub const NONE: Intents = Intents { scores: Vec::new() };
+    pub const NONE: Intents = Intents {
+        scores: Vec::new(),
+        known: 0.0,
+    };
+
+    /// Share of the message's words (by weight) that occur in some example, in [0, 1].
+    pub fn known(&self) -> f32 {
+        self.known
+    }
 
     /// Every scored rule, rule negatives and knowledge topic, best first.
     pub fn scores(&self) -> &[IntentScore] {
@@ -126,16 +152,20 @@ impl Intents {
             .find(|s| s.kind == IntentKind::Negatives && s.id == rule)
     }
 
-    /// `Some(why)` when the examples of `rule` are the best match, with at least `min`, and
-    /// its negatives score lower.
-    pub(crate) fn holds(&self, rule: &str, min: f32) -> Option<String> {
+    /// `Some(why)` when the examples of `rule` are the best match, with at least `min`, the
+    /// examples know enough of the message ([`MIN_KNOWN`]), its negatives score clearly lower
+    /// ([`NEGATIVE_MARGIN`]), and the knowledge search did not answer the message with a
+    /// higher confidence (`answered`: the confidence of its answer, if it answered).
+    pub(crate) fn holds(&self, rule: &str, min: f32, answered: Option<f32>) -> Option<String> {
         let best = self
             .best()
             .filter(|b| b.kind == IntentKind::Examples && b.id == rule)?;
         if best.confidence < min
+            || self.known < MIN_KNOWN
             || self
                 .negatives(rule)
-                .is_some_and(|n| n.confidence >= best.confidence)
+                .is_some_and(|n| n.confidence + NEGATIVE_MARGIN > best.confidence)
+            || answered.is_some_and(|a| a > best.confidence)
         {
             return None;
         }
@@ -175,10 +205,10 @@ impl Intents {
     }
 }
 
-/// The index of every rule's examples and of the knowledge questions.
+/// The index of every rule's examples.
 pub(crate) struct IntentIndex {
     retriever: Retriever,
-    /// Per topic of the index: the rule or knowledge topic id, and what it holds.
+    /// Per topic of the index: the rule id, and whether it holds examples or negatives.
     topics: Vec<(String, IntentKind)>,
 }
 
@@ -224,12 +254,8 @@ fn topic(id: String, examples: &[Example]) -> Topic {
 }
 
 impl IntentIndex {
-    /// Indexes the examples of `rules` and the questions of `knowledge`; `None` when no
-    /// rule has examples.
-    pub(crate) fn build(
-        rules: &[Rule],
-        knowledge: &KnowledgeBase,
-    ) -> Result<Option<IntentIndex>, Error> {
+    /// Indexes the examples of `rules`; `None` when no rule has any.
+    pub(crate) fn build(rules: &[Rule], synonyms: &Synonyms) -> Result<Option<IntentIndex>, Error> {
         let mut topics = Vec::new();
         let mut ids = Vec::new();
         for r in rules.iter().filter(|r| !r.examples.is_empty()) {
@@ -243,27 +269,7 @@ impl IntentIndex {
         if topics.is_empty() {
             return Ok(None);
         }
-        for t in knowledge.topics() {
-            let texts = Lang::ALL
-                .iter()
-                .map(|&l| {
-                    let text = TopicText {
-                        answer: String::new(),
-                        answer_informal: None,
-                        ..t.text(l).clone()
-                    };
-                    (l, text)
-                })
-                .collect();
-            topics.push(Topic::from_parts(
-                t.id.clone(),
-                Vec::new(),
-                PathBuf::new(),
-                texts,
-            ));
-            ids.push((t.id.clone(), IntentKind::Knowledge));
-        }
-        let kb = KnowledgeBase::from_parts(topics, knowledge.synonyms().clone());
+        let kb = KnowledgeBase::from_parts(topics, synonyms.clone());
         let retriever = Retriever::build(&kb)?.with_shares(PHRASING_SHARE, VOCABULARY_SHARE, 0.0);
         Ok(Some(IntentIndex {
             retriever,
@@ -271,10 +277,17 @@ impl IntentIndex {
         }))
     }
 
-    /// Scores normalized text against every rule's examples and the knowledge questions,
-    /// in the fields the language detection points to.
-    pub(crate) fn score(&self, normalized: &str, detection: &Detection) -> Intents {
+    /// Scores normalized text against every rule's examples, in the fields the language
+    /// detection points to, next to the knowledge topics the engine's search `ranked` for
+    /// it (in `knowledge`, by `retriever`), rescored with the shares of the examples.
+    pub(crate) fn score(
+        &self,
+        normalized: &str,
+        detection: &Detection,
+        knowledge: (&KnowledgeBase, &Retriever, &[Scored]),
+    ) -> Intents {
         let mut best: Vec<Scored> = Vec::new();
+        let mut known = 0.0;
         for (i, (_, analyzer)) in detection.candidates().into_iter().enumerate() {
             let query = self.retriever.prepare(analyzer, normalized);
             let ranked = self.retriever.search_all(analyzer, &query);
@@ -286,10 +299,26 @@ impl IntentIndex {
                     .is_some_and(|s| s.confidence - bias > current)
             {
                 best = ranked;
+                known = query.known_share();
             }
         }
         let samples = self.retriever.samples();
-        let scores = best
+        let (kb, kb_retriever, ranked) = knowledge;
+        let questions = ranked.iter().filter_map(|s| {
+            let topic = kb.topics().get(s.topic)?;
+            Some(IntentScore {
+                id: topic.id.clone(),
+                kind: IntentKind::Knowledge,
+                confidence: (PHRASING_SHARE * s.phrasing + VOCABULARY_SHARE * s.vocabulary)
+                    .min(1.0),
+                example: s
+                    .source
+                    .and_then(|src| kb_retriever.samples().get(src as usize))
+                    .map(|x| x.text.clone())
+                    .unwrap_or_default(),
+            })
+        });
+        let mut scores: Vec<IntentScore> = best
             .into_iter()
             .filter(|s| s.confidence > 0.0)
             .map(|s| {
@@ -305,7 +334,10 @@ impl IntentIndex {
                         .unwrap_or_default(),
                 }
             })
+            .chain(questions)
+            .filter(|s| s.confidence > 0.0)
             .collect();
-        Intents { scores }
+        scores.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        Intents { scores, known }
     }
 }
