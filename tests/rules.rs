@@ -2,6 +2,7 @@
 //! priority; conversations that exercise sessions; and the false-escalation rate over the
 //! ordinary questions of tests/paraphrases/.
 
+use sahaya::rules::{WordSet, OVERLAP_LIMIT};
 use sahaya::{Customer, Decision, Engine, Lang, Message, Reply};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -349,4 +350,172 @@ fn json_reply_carries_escalation_after_hours_and_trace() {
         "{trace:?}"
     );
     assert!(r.text.contains("Monday 30 November at 09:00"), "{}", r.text);
+}
+
+/// A case of tests/rules/escalation_<lang>.toml.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationCase {
+    text: String,
+    rule: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationCases {
+    case: Vec<EscalationCase>,
+}
+
+/// The escalation fixtures of every language, written apart from the rules.
+fn escalation_fixtures() -> Vec<(Lang, EscalationCase)> {
+    let mut out = Vec::new();
+    for lang in Lang::ALL {
+        let path = format!(
+            "{}/tests/rules/escalation_{lang}.toml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let cases: EscalationCases =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        out.extend(cases.case.into_iter().map(|c| (lang, c)));
+    }
+    out
+}
+
+/// Every text a rule matches on: its phrases, examples and negative examples, with their
+/// words.
+fn rule_texts() -> Vec<(String, &'static str, String, WordSet)> {
+    let mut out = Vec::new();
+    let mut add = |rule: &str, what, text: &str| {
+        out.push((rule.to_string(), what, text.to_string(), WordSet::new(text)))
+    };
+    for rule in engine().rules().rules() {
+        for (_, p) in rule.phrases() {
+            add(&rule.id, "phrase", p);
+        }
+        for e in &rule.examples {
+            add(&rule.id, "example", &e.text);
+        }
+        for e in &rule.negatives {
+            add(&rule.id, "negative example", &e.text);
+        }
+    }
+    out
+}
+
+#[test]
+fn escalation_fixtures_stay_apart_from_phrases_and_examples() {
+    let texts = rule_texts();
+    let mut close = Vec::new();
+    for (lang, c) in escalation_fixtures() {
+        let words = WordSet::new(&c.text);
+        for (rule, what, t, set) in &texts {
+            let o = words.overlap(set);
+            if o >= OVERLAP_LIMIT {
+                close.push(format!(
+                    "{lang} «{}» ~ {rule} {what} «{t}» ({o:.2})",
+                    c.text
+                ));
+            }
+        }
+    }
+    // The older fixtures were written against the phrase lists; the examples, written
+    // later, must not copy them either.
+    let f = fixtures();
+    let older = f
+        .case
+        .iter()
+        .chain(f.conversation.iter().flat_map(|c| &c.turn));
+    for c in older {
+        let words = WordSet::new(&c.text);
+        for (rule, what, t, set) in texts.iter().filter(|(_, w, _, _)| *w != "phrase") {
+            let o = words.overlap(set);
+            if o >= OVERLAP_LIMIT {
+                close.push(format!(
+                    "fixtures.toml «{}» ~ {rule} {what} «{t}» ({o:.2})",
+                    c.text
+                ));
+            }
+        }
+    }
+    assert!(
+        close.is_empty(),
+        "{} fixture(s) too close to what the rules match on:\n{}",
+        close.len(),
+        close.join("\n")
+    );
+}
+
+#[test]
+fn escalation_fixtures_generalize_beyond_phrase_lists() {
+    // Per rule and language: (escalated by the rule, cases).
+    let mut recall: BTreeMap<(String, Lang), (usize, usize)> = BTreeMap::new();
+    let mut negatives: BTreeMap<Lang, (usize, usize)> = BTreeMap::new();
+    let mut misses = Vec::new();
+    for (lang, c) in escalation_fixtures() {
+        let r = engine().respond(&Message {
+            text: c.text.clone(),
+            at: Some(OPEN.into()),
+            ..Message::default()
+        });
+        let got = r.escalation.as_ref().map(|e| e.rule.as_str());
+        match &c.rule {
+            Some(rule) => {
+                let e = recall.entry((rule.clone(), lang)).or_default();
+                e.1 += 1;
+                if got == Some(rule.as_str()) {
+                    e.0 += 1;
+                } else {
+                    misses.push(format!(
+                        "{lang} {rule} «{}» → {got:?}\n    {:?}",
+                        c.text, r.trace
+                    ));
+                }
+            }
+            None => {
+                let e = negatives.entry(lang).or_default();
+                e.1 += 1;
+                if let Some(rule) = got {
+                    e.0 += 1;
+                    misses.push(format!(
+                        "{lang} informational «{}» → {rule}\n    {:?}",
+                        c.text, r.trace
+                    ));
+                }
+            }
+        }
+    }
+    let mut by_lang: BTreeMap<Lang, (usize, usize)> = BTreeMap::new();
+    println!("recall per rule (en / el / te):");
+    let rules: std::collections::BTreeSet<&String> = recall.keys().map(|(r, _)| r).collect();
+    for rule in rules {
+        let cells: Vec<String> = Lang::ALL
+            .iter()
+            .map(|l| {
+                let (hit, n) = recall.get(&(rule.clone(), *l)).copied().unwrap_or_default();
+                let t = by_lang.entry(*l).or_default();
+                t.0 += hit;
+                t.1 += n;
+                format!("{hit}/{n}")
+            })
+            .collect();
+        println!("  {rule:22} {}", cells.join("  "));
+    }
+    for (lang, (hit, n)) in &by_lang {
+        let (fp, m) = negatives.get(lang).copied().unwrap_or_default();
+        println!(
+            "{lang}: recall {hit}/{n} = {:.0}%, false escalations {fp}/{m}",
+            *hit as f64 * 100.0 / *n as f64
+        );
+    }
+    println!("{}", misses.join("\n"));
+    // Enough cases to measure: ≥ 6 per rule and language, ≥ 15 informational per language.
+    for ((rule, lang), (_, n)) in &recall {
+        assert!(*n >= 6, "{rule} has {n} {lang} fixtures");
+    }
+    for lang in Lang::ALL {
+        assert!(
+            negatives.get(&lang).map_or(0, |x| x.1) >= 15,
+            "{lang}: few negatives"
+        );
+    }
 }
