@@ -270,25 +270,20 @@ pub struct Engine {
 /// (errors and warnings), in file order. An empty list means the content is clean.
 pub fn check(data_dir: impl AsRef<Path>) -> Vec<Diagnostic> {
     let dir = data_dir.as_ref();
-    let (kb, mut diags) = KnowledgeBase::load(dir);
+    let (_, mut diags) = KnowledgeBase::load(dir);
     let (locales, locale_diags) = Locales::load(dir);
     diags.extend(locale_diags);
-    let (rules, _, rule_diags) = load_rules(dir, &locales, &kb);
+    let (_, _, rule_diags) = load_rules(dir, &locales);
     diags.extend(rule_diags);
-    diags.extend(rules.warnings());
     diags
 }
 
 /// Rules and calendar, when the data directory has a `rules/` folder.
-fn load_rules(
-    dir: &Path,
-    locales: &Locales,
-    kb: &KnowledgeBase,
-) -> (RuleSet, Option<Calendar>, Vec<Diagnostic>) {
+fn load_rules(dir: &Path, locales: &Locales) -> (RuleSet, Option<Calendar>, Vec<Diagnostic>) {
     if !dir.join("rules").is_dir() {
         return (RuleSet::default(), None, Vec::new());
     }
-    let (rules, mut diags) = RuleSet::load_with(dir, locales.ids(), kb);
+    let (rules, mut diags) = RuleSet::load(dir, locales.ids());
     let (calendar, cal_diags) = Calendar::load(dir);
     diags.extend(cal_diags);
     (rules, calendar, diags)
@@ -327,7 +322,7 @@ impl Engine {
         let (kb, mut diags) = KnowledgeBase::load(dir);
         let (locales, locale_diags) = Locales::load(dir);
         diags.extend(locale_diags);
-        let (rules, calendar, rule_diags) = load_rules(dir, &locales, &kb);
+        let (rules, calendar, rule_diags) = load_rules(dir, &locales);
         diags.extend(rule_diags);
         diags.retain(|d| d.severity == Severity::Error);
         if !diags.is_empty() {
@@ -706,9 +701,6 @@ impl Engine {
             0
         };
         let region_code = status.as_ref().map_or("", |s| s.region.as_str());
-        let intents =
-            self.rules
-                .intents(&normalized, &detection, &self.kb, &self.retriever, &ranked);
         let facts = Facts {
             original: text,
             normalized: &normalized,
@@ -724,7 +716,6 @@ impl Engine {
             escalated_before: session.escalations > 0,
             open,
             holiday: status.as_ref().is_some_and(|s| s.holiday.is_some()),
-            intents: &intents,
         };
         let outcome = self.rules.evaluate(&facts);
         trace.extend(outcome.trace.iter().cloned());

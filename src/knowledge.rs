@@ -61,23 +61,6 @@ impl TopicText {
 }
 
 impl Topic {
-    /// A topic made in code rather than loaded from a file (the example messages of rules
-    /// are indexed as topics). `texts` must hold every language.
-    pub(crate) fn from_parts(
-        id: String,
-        tags: Vec<String>,
-        path: PathBuf,
-        texts: BTreeMap<Lang, TopicText>,
-    ) -> Topic {
-        debug_assert!(Lang::ALL.iter().all(|l| texts.contains_key(l)));
-        Topic {
-            id,
-            tags,
-            path,
-            texts,
-        }
-    }
-
     /// The topic's text in `lang` (every loaded topic has every language).
     pub fn text(&self, lang: Lang) -> &TopicText {
         &self.texts[&lang]
@@ -90,13 +73,6 @@ impl Topic {
 }
 
 impl KnowledgeBase {
-    /// A knowledge base made in code, for indexes that reuse retrieval over other texts.
-    /// Unlike [`KnowledgeBase::load`] it keeps the topics in the given order, so
-    /// [`KnowledgeBase::get`] must not be used on it.
-    pub(crate) fn from_parts(topics: Vec<Topic>, synonyms: Synonyms) -> KnowledgeBase {
-        KnowledgeBase { topics, synonyms }
-    }
-
     /// The topics, sorted by id.
     pub fn topics(&self) -> &[Topic] {
         &self.topics

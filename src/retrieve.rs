@@ -182,17 +182,6 @@ pub struct PreparedQuery {
     normalized: String,
 }
 
-impl PreparedQuery {
-    /// Share of the message's weight that the field knows, in [0, 1]: low for a message
-    /// mostly about things no phrasing mentions.
-    pub fn known_share(&self) -> f32 {
-        if self.total_weight <= 0.0 {
-            return 0.0;
-        }
-        (self.known.iter().map(|(_, w)| w).sum::<f32>() / self.total_weight).min(1.0)
-    }
-}
-
 /// A scored topic.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
@@ -202,13 +191,6 @@ pub struct Scored {
     pub confidence: f32,
     /// The analyzer (field) the best match came from.
     pub analyzer: Analyzer,
-    /// The knowledge text of the topic's best-matching phrasing, as a [`Sample::source`]
-    /// (look it up in [`Retriever::samples`]); `None` when only its vocabulary matched.
-    pub source: Option<u32>,
-    /// How well its best phrasing matches, in [0, 1]: one part of the confidence.
-    pub phrasing: f32,
-    /// Share of the message found anywhere in its phrasings, in [0, 1]: another part.
-    pub vocabulary: f32,
 }
 
 /// The search index of one knowledge base.
@@ -220,8 +202,6 @@ pub struct Retriever {
     pid_by_doc: Vec<Vec<u32>>,
     /// The knowledge texts customers' messages resemble, for calibration.
     samples: Vec<Sample>,
-    /// Shares of the best phrasing, the topic vocabulary and the answer in a confidence.
-    shares: [f32; 3],
 }
 
 impl std::fmt::Debug for Retriever {
@@ -548,15 +528,7 @@ impl Retriever {
             phrasings,
             pid_by_doc,
             samples,
-            shares: [PHRASING_SHARE, VOCABULARY_SHARE, ANSWER_SHARE],
         })
-    }
-
-    /// Sets the shares of the best phrasing, of the topic's vocabulary and of its answer in
-    /// a topic's confidence (they should add up to 1).
-    pub(crate) fn with_shares(mut self, phrasing: f32, vocabulary: f32, answer: f32) -> Self {
-        self.shares = [phrasing, vocabulary, answer];
-        self
     }
 
     /// Analyzes normalized text for the field of `analyzer`, as queries do: every term counts
@@ -783,7 +755,6 @@ impl Retriever {
             let tt = &fd.topics[topic];
             let mut phrasing_score = 0.0f32;
             let mut ngram_score = 0.0f32;
-            let mut source = None;
             for (i, &pid) in tt.phrasings.iter().enumerate() {
                 ngram_score = ngram_score.max(similarity[pid]);
                 let p = &self.phrasings[pid];
@@ -798,27 +769,22 @@ impl Retriever {
                 if p.kind == PhrasingKind::Keyword {
                     score *= KEYWORD_FACTOR;
                 }
-                if score > phrasing_score {
-                    phrasing_score = score;
-                    source = Some(p.source);
-                }
+                phrasing_score = phrasing_score.max(score);
             }
             let vocabulary = match exclude {
                 Some(_) => vocabulary_without[ci],
                 None => overlap(&query.known, &tt.vocabulary),
             } / query.total_weight;
             let answer = overlap(&query.known, &tt.answer) / query.total_weight;
-            let [ps, vs, ans] = self.shares;
-            let words = ps * phrasing_score + vs * vocabulary + ans * answer;
+            let words = PHRASING_SHARE * phrasing_score
+                + VOCABULARY_SHARE * vocabulary
+                + ANSWER_SHARE * answer;
             let share = chargram_share(analyzer);
             let confidence = ((1.0 - share) * words + share * ngram_score).min(1.0);
             ranked.push(Scored {
                 topic,
                 confidence,
                 analyzer,
-                source,
-                phrasing: phrasing_score,
-                vocabulary,
             });
         }
         ranked.sort_by(|a, b| {
@@ -827,96 +793,6 @@ impl Retriever {
                 .then(a.topic.cmp(&b.topic))
         });
         Ok(ranked)
-    }
-
-    /// Every topic that shares a term with the query, ranked like [`Retriever::search`]
-    /// ranks its candidates, but found from the postings of the query's terms alone,
-    /// without a tantivy query: for small indexes (the example messages of rules) one pass
-    /// over a few posting lists is cheaper than a ranked query plus re-scoring.
-    pub(crate) fn search_all(&self, analyzer: Analyzer, query: &PreparedQuery) -> Vec<Scored> {
-        if query.total_weight <= 0.0 || query.known.is_empty() {
-            return Vec::new();
-        }
-        let fd = &self.fields[&analyzer];
-        let topics = fd.topics.len();
-        // Matched weight per phrasing and per topic vocabulary.
-        let mut matched = vec![0.0f32; self.phrasings.len()];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut vocabulary = vec![0.0f32; topics];
-        for &(term, w) in &query.known {
-            let Some(post) = fd.postings.get(term as usize) else {
-                continue;
-            };
-            let mut last_topic = usize::MAX;
-            for &p in post {
-                let m = &mut matched[p as usize];
-                if *m == 0.0 {
-                    touched.push(p);
-                }
-                *m += w;
-                // A topic's phrasings are consecutive: the term counts once per topic.
-                let topic = self.phrasings[p as usize].topic;
-                if topic != last_topic {
-                    vocabulary[topic] += w;
-                    last_topic = topic;
-                }
-            }
-        }
-        let mut best: Vec<(f32, Option<u32>)> = vec![(0.0, None); topics];
-        touched.sort_unstable();
-        for pid in touched {
-            let p = &self.phrasings[pid as usize];
-            if p.total_weight <= 0.0 {
-                continue;
-            }
-            let m = matched[pid as usize];
-            let q_cov = (m / query.total_weight).min(1.0);
-            let p_cov = (m / p.total_weight).min(1.0);
-            let mut score = (q_cov * p_cov).sqrt();
-            if p.kind == PhrasingKind::Keyword {
-                score *= KEYWORD_FACTOR;
-            }
-            let entry = &mut best[p.topic];
-            if score > entry.0 {
-                *entry = (score, Some(p.source));
-            }
-        }
-        // Character n-gram similarity, best phrasing per topic.
-        let mut similarity = vec![0.0f32; self.phrasings.len()];
-        fd.chargrams
-            .similarities(&query.normalized, &mut similarity, |_| false);
-        let mut ngrams = vec![0.0f32; topics];
-        for (pid, &sim) in similarity.iter().enumerate() {
-            if sim > 0.0 {
-                let t = self.phrasings[pid].topic;
-                ngrams[t] = ngrams[t].max(sim);
-            }
-        }
-        let [ps, vs, ans] = self.shares;
-        let share = chargram_share(analyzer);
-        let mut ranked: Vec<Scored> = (0..topics)
-            .filter(|&t| vocabulary[t] > 0.0 || ngrams[t] > 0.0)
-            .map(|topic| {
-                let (phrasing, source) = best[topic];
-                let answer = overlap(&query.known, &fd.topics[topic].answer) / query.total_weight;
-                let vocabulary = vocabulary[topic] / query.total_weight;
-                let words = ps * phrasing + vs * vocabulary + ans * answer;
-                Scored {
-                    topic,
-                    confidence: ((1.0 - share) * words + share * ngrams[topic]).min(1.0),
-                    analyzer,
-                    source,
-                    phrasing,
-                    vocabulary,
-                }
-            })
-            .collect();
-        ranked.sort_by(|a, b| {
-            b.confidence
-                .total_cmp(&a.confidence)
-                .then(a.topic.cmp(&b.topic))
-        });
-        ranked
     }
 
     /// Number of indexed phrasings (answers included).
@@ -972,33 +848,4 @@ fn distinct(terms: Vec<Term>) -> Vec<Term> {
         .into_iter()
         .filter(|t| seen.insert(t.clone()))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    #[test]
-    fn search_all_ranks_like_the_ranked_search() {
-        let (kb, diags) = KnowledgeBase::load(Path::new(env!("CARGO_MANIFEST_DIR")));
-        assert!(diags.is_empty(), "{diags:?}");
-        let r = Retriever::build(&kb).unwrap();
-        for (analyzer, text) in [
-            (Analyzer::English, "where is my parcel"),
-            (Analyzer::English, "how much to send 2 kg to Athens"),
-            (Analyzer::Greek, "πού είναι το δέμα μου"),
-            (Analyzer::Telugu, "నా పార్సెల్ ఎక్కడ ఉంది"),
-            (Analyzer::TeluguLatin, "naa parcel ekkada undi"),
-        ] {
-            let q = r.prepare(analyzer, &normalize(text));
-            let ranked = r.search(analyzer, &q).unwrap();
-            let all = r.search_all(analyzer, &q);
-            for (a, b) in ranked.iter().zip(&all).take(3) {
-                assert_eq!(a.topic, b.topic, "{text}");
-                assert!((a.confidence - b.confidence).abs() < 1e-5, "{text}");
-                assert_eq!(a.source, b.source, "{text}");
-            }
-        }
-    }
 }

@@ -6,26 +6,16 @@
 //! knowledge answer). Rules run in priority order and every matching rule applies; see
 //! `rules/README.md` for the file format and how actions combine.
 
-mod intent;
-pub mod signal;
-
-pub use intent::{Example, IntentKind, IntentScore, Intents, DEFAULT_MIN as DEFAULT_INTENT_MIN};
-
-use crate::detect::Detection;
 use crate::engine::{Decision, Escalation};
 use crate::error::Diagnostic;
-use crate::knowledge::{KnowledgeBase, Synonyms};
 use crate::lang::Lang;
-use crate::retrieve::{Retriever, Scored};
 use crate::text::romanized::{fold_greeklish, fold_telugu};
 use crate::text::{normalize, words};
-use intent::IntentIndex;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use serde_spanned::Spanned;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Files in `rules/` that are not rule files.
 const NOT_RULE_FILES: &[&str] = &["calendar.toml", "queues.toml"];
@@ -41,8 +31,6 @@ const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 pub struct RuleSet {
     rules: Vec<Rule>,
     queues: BTreeMap<String, String>,
-    /// The examples of every rule that has some, indexed for the `intent` condition.
-    intents: Option<Arc<IntentIndex>>,
 }
 
 /// One rule.
@@ -59,20 +47,6 @@ pub struct Rule {
     when: Condition,
     /// What the rule does when it matches.
     pub then: Actions,
-    /// Messages that should match the rule, for its `intent` condition.
-    pub examples: Vec<Example>,
-    /// Messages close to the examples that should not match (informational questions).
-    pub negatives: Vec<Example>,
-}
-
-impl Rule {
-    /// Every phrase of the rule's conditions, as the editor wrote it, with its list
-    /// (`en`, `el`, `te`, `el_latn`, `te_latn`).
-    pub fn phrases(&self) -> Vec<(&'static str, &str)> {
-        let mut out = Vec::new();
-        self.when.phrases(&mut out);
-        out
-    }
 }
 
 /// What a matching rule does.
@@ -133,13 +107,6 @@ enum Condition {
     Shouting(bool),
     Open(bool),
     Holiday(bool),
-    /// The rule's examples match best, with at least this confidence.
-    Intent {
-        rule: String,
-        min: f32,
-    },
-    MoneyMismatch(bool),
-    ContactCount(u32),
 }
 
 /// What the rules see of one message.
@@ -173,8 +140,6 @@ pub struct Facts<'a> {
     pub open: bool,
     /// Today is a public holiday.
     pub holiday: bool,
-    /// How close the message is to each rule's examples ([`RuleSet::intents`]).
-    pub intents: &'a Intents,
 }
 
 /// The combined effect of every matching rule.
@@ -417,30 +382,6 @@ impl Condition {
                     "not a holiday".into()
                 },
             ),
-            Intent { rule, min } => f.intents.holds(
-                rule,
-                *min,
-                (f.decision == crate::engine::Decision::Answer).then_some(f.confidence),
-            ),
-            MoneyMismatch(b) => match (signal::money_mismatch(f.normalized), b) {
-                (Some(why), true) => Some(why),
-                (None, false) => Some("no money_mismatch".into()),
-                _ => None,
-            },
-            ContactCount(n) => signal::contact_count(f.normalized)
-                .filter(|(count, _)| count >= n)
-                .map(|(count, what)| format!("contact_count {count} («{what}»)")),
-        }
-    }
-
-    fn phrases<'a>(&'a self, out: &mut Vec<(&'static str, &'a str)>) {
-        match self {
-            Condition::All(list) | Condition::Any(list) => list.iter().for_each(|c| c.phrases(out)),
-            Condition::Not(c) => c.phrases(out),
-            Condition::Phrases(index) => {
-                out.extend(index.phrases.iter().map(|p| (p.list, p.source.as_str())))
-            }
-            _ => {}
         }
     }
 
@@ -467,9 +408,6 @@ impl Condition {
             Shouting(_) => "shouting".into(),
             Open(_) => "open".into(),
             Holiday(_) => "holiday".into(),
-            Intent { rule, min } => format!("intent {rule} ≥ {min}"),
-            MoneyMismatch(_) => "money_mismatch".into(),
-            ContactCount(n) => format!("contact_count ≥ {n}"),
         }
     }
 }
@@ -502,40 +440,10 @@ impl RuleSet {
         &self.queues
     }
 
-    /// Warnings about the rules' examples (not errors, and not computed at load, so a
-    /// running server does not pay for them; `sahaya check` reports them): an example as
-    /// good as one of its rule's negatives or as an example of another rule.
-    pub fn warnings(&self) -> Vec<Diagnostic> {
-        let mut diags = Vec::new();
-        overlap_warnings(&self.rules, &mut diags);
-        diags
-    }
-
-    /// How close normalized text is to each rule's examples, searched in the fields the
-    /// language detection points to, and to the knowledge topics `ranked` for it by the
-    /// knowledge search (`retriever` over `knowledge`); [`Intents::NONE`] when no rule has
-    /// examples. Pass it to [`RuleSet::evaluate`] in [`Facts::intents`].
-    pub fn intents(
-        &self,
-        normalized: &str,
-        detection: &Detection,
-        knowledge: &KnowledgeBase,
-        retriever: &Retriever,
-        ranked: &[Scored],
-    ) -> Intents {
-        match &self.intents {
-            Some(index) if !normalized.is_empty() => {
-                index.score(normalized, detection, (knowledge, retriever, ranked))
-            }
-            _ => Intents::NONE,
-        }
-    }
-
     /// Runs every rule over `facts`.
     pub fn evaluate(&self, facts: &Facts<'_>) -> Outcome {
         let words = Words::new(facts.normalized);
         let mut out = Outcome::default();
-        out.trace.extend(facts.intents.describe());
         let mut raises = 0;
         for rule in &self.rules {
             let Some(why) = rule.when.eval(facts, &words) else {
@@ -603,22 +511,7 @@ impl RuleSet {
 
     /// Loads `data_dir/rules/*.toml`. `messages` is the set of Fluent message ids, to check
     /// that every `message` a rule names exists. Returns the rules and every problem found.
-    ///
-    /// The rules' examples are indexed with the synonym groups of the knowledge in
-    /// `data_dir/knowledge` (loaded here; use [`RuleSet::load_with`] to pass it in).
     pub fn load(data_dir: &Path, messages: &BTreeSet<String>) -> (RuleSet, Vec<Diagnostic>) {
-        // The knowledge loader reports problems of the knowledge; here they would repeat.
-        let (kb, _) = KnowledgeBase::load(data_dir);
-        RuleSet::load_with(data_dir, messages, &kb)
-    }
-
-    /// [`RuleSet::load`] with the knowledge base already loaded: the rules' examples are
-    /// indexed with its synonym groups.
-    pub fn load_with(
-        data_dir: &Path,
-        messages: &BTreeSet<String>,
-        knowledge: &KnowledgeBase,
-    ) -> (RuleSet, Vec<Diagnostic>) {
         let mut diags = Vec::new();
         let dir = data_dir.join("rules");
         let queues = load_queues(data_dir, &mut diags);
@@ -674,20 +567,10 @@ impl RuleSet {
             }
         }
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-        let intents = index_intents(&rules, knowledge.synonyms(), &mut diags);
-        (
-            RuleSet {
-                rules,
-                queues,
-                intents,
-            },
-            diags,
-        )
+        (RuleSet { rules, queues }, diags)
     }
 
-    /// Parses rules from one file's text (for tests and tools); queues as given. Their
-    /// examples are indexed without synonyms, and the diagnostics include
-    /// [`RuleSet::warnings`].
+    /// Parses rules from one file's text (for tests and tools); queues as given.
     pub fn parse(
         rel: &Path,
         src: &str,
@@ -704,173 +587,7 @@ impl RuleSet {
             .map(|(r, _)| r)
             .collect();
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-        overlap_warnings(&rules, &mut diags);
-        let intents = index_intents(&rules, &Synonyms::default(), &mut diags);
-        (
-            RuleSet {
-                rules,
-                queues,
-                intents,
-            },
-            diags,
-        )
-    }
-}
-
-/// The index of the rules' examples; a failure to build it is an error on the first rule
-/// file with examples.
-fn index_intents(
-    rules: &[Rule],
-    synonyms: &Synonyms,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Arc<IntentIndex>> {
-    match IntentIndex::build(rules, synonyms) {
-        Ok(index) => index.map(Arc::new),
-        Err(e) => {
-            let file = rules
-                .iter()
-                .find(|r| !r.examples.is_empty())
-                .map_or_else(|| PathBuf::from("rules"), |r| r.file.clone());
-            diags.push(Diagnostic::error_at(
-                &file,
-                "",
-                0,
-                format!("cannot index the rules' examples: {e}"),
-            ));
-            None
-        }
-    }
-}
-
-/// Share of the words of the shorter of two texts that the other has too, over the sets of
-/// their normalized words (`*` of phrase prefixes ignored, function words such as `the`,
-/// `μου`, `నా` or `naa` left out, since two texts sharing only those are not alike). When
-/// either has fewer than three words, 1 if both have the same words and 0 otherwise. Rule
-/// files warn when an example is this close to a negative example or to another rule's
-/// example (≥ [`OVERLAP_LIMIT`]), and the fixture tests use it to keep test messages apart
-/// from the phrases and examples they measure.
-pub fn word_overlap(a: &str, b: &str) -> f32 {
-    WordSet::new(a).overlap(&WordSet::new(b))
-}
-
-/// The words of a text as [`word_overlap`] compares them, computed once for many
-/// comparisons.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WordSet(BTreeSet<String>);
-
-impl WordSet {
-    /// The normalized words of `text`, without function words.
-    pub fn new(text: &str) -> WordSet {
-        WordSet(
-            words(&normalize(&text.replace('*', " ")))
-                .filter(|w| !FUNCTION_WORDS.contains(w))
-                .map(str::to_string)
-                .collect(),
-        )
-    }
-
-    /// [`word_overlap`] of the two texts.
-    pub fn overlap(&self, other: &WordSet) -> f32 {
-        let (a, b) = (&self.0, &other.0);
-        if a.is_empty() || b.is_empty() {
-            return 0.0;
-        }
-        if a.len() < 3 || b.len() < 3 {
-            return if a == b { 1.0 } else { 0.0 };
-        }
-        a.intersection(b).count() as f32 / a.len().min(b.len()) as f32
-    }
-}
-
-/// Articles, pronouns, prepositions, auxiliaries and light verbs, normalized: words every
-/// message has, which say nothing about what it is about.
-#[rustfmt::skip]
-const FUNCTION_WORDS: &[&str] = &[
-    // English
-    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "from",
-    "with", "by", "about", "as", "into", "onto", "over", "under", "up", "out", "off", "i", "me",
-    "my", "mine", "we", "us", "our", "you", "your", "yours", "he", "him", "his", "she", "her",
-    "it", "its", "they", "them", "their", "this", "that", "these", "those", "is", "am", "are",
-    "was", "were", "be", "been", "being", "do", "does", "did", "have", "has", "had", "will",
-    "would", "shall", "should", "can", "could", "may", "might", "must", "not", "no", "so",
-    "just", "very", "too", "than", "then", "there", "here", "what", "which", "who", "whom",
-    "when", "where", "why", "how", "all", "any", "some", "each", "every", "also", "only",
-    "still", "yet", "again", "please", "im", "ive", "id", "ill", "youre", "dont", "didnt",
-    "cant", "wont", "isnt", "anything", "something", "nothing", "everything",
-    // Greek
-    "ο", "η", "το", "οι", "τα", "του", "τησ", "των", "τον", "την", "στο", "στη", "στην", "στον",
-    "στα", "στισ", "στουσ", "σε", "με", "για", "απο", "και", "αλλα", "να", "θα", "δεν", "μη",
-    "μην", "ειναι", "ειμαι", "εισαι", "ειστε", "ηταν", "εχω", "εχει", "εχετε", "εγω", "εσυ",
-    "εμεισ", "εσεισ", "μου", "σου", "μασ", "σασ", "τουσ", "τισ", "ενα", "ενασ", "μια", "μιασ",
-    "που", "πωσ", "τι", "ποιο", "ποια", "ποιοσ", "οτι", "αν", "οταν", "ακομα", "ηδη", "πολυ",
-    "μαζι",
-    // Greeklish
-    "o", "i", "to", "ta", "tou", "tis", "ton", "tin", "sto", "sti", "stin", "ston", "sta", "se",
-    "me", "gia", "apo", "kai", "na", "tha", "den", "einai", "mou", "sou", "mas", "sas", "pou",
-    "pws", "ti", "oti", "mazi",
-    // Telugu
-    "నా", "నేను", "మీ", "మీరు", "మీకు", "నాకు", "మా", "మేము", "ఈ", "ఆ", "ఒక", "అని", "కూడా",
-    "ఇంకా", "లో", "కి", "కు", "తో", "ను", "ని", "లేదు", "ఉంది", "చేయాలి", "చేయండి", "చేశాను",
-    "ఎలా", "ఏమిటి", "ఏంటి",
-    // Romanized Telugu
-    "naa", "nenu", "mee", "meeru", "meeku", "naaku", "maa", "ee", "aa", "oka", "ani", "kuda",
-    "inka", "lo", "ki", "ku", "tho", "nu", "ni", "ledu", "undi", "cheyandi", "cheyyandi",
-    "cheyali", "cheyyali", "ela",
-];
-
-/// [`word_overlap`] at or above which two texts count as the same message.
-pub const OVERLAP_LIMIT: f32 = 0.6;
-
-/// Warnings for examples that are as good as a negative example of the same rule or an
-/// example of another rule: the index cannot tell them apart.
-fn overlap_warnings(rules: &[Rule], diags: &mut Vec<Diagnostic>) {
-    let warn = |e: &Example, file: &Path, what: String| Diagnostic {
-        path: file.to_path_buf(),
-        line: e.line,
-        col: e.col,
-        severity: crate::error::Severity::Warning,
-        message: what,
-        hint: Some("reword one of them so that they differ in more than a few words".into()),
-    };
-    let sets =
-        |list: &[Example]| -> Vec<WordSet> { list.iter().map(|e| WordSet::new(&e.text)).collect() };
-    let examples: Vec<Vec<WordSet>> = rules.iter().map(|r| sets(&r.examples)).collect();
-    for (i, r) in rules.iter().enumerate() {
-        let negatives = sets(&r.negatives);
-        for (e, es) in r.examples.iter().zip(&examples[i]) {
-            for (n, ns) in r.negatives.iter().zip(&negatives) {
-                if es.overlap(ns) >= OVERLAP_LIMIT {
-                    diags.push(warn(
-                        e,
-                        &r.file,
-                        format!(
-                            "example «{}» of rule `{}` overlaps its negative example «{}» (line {})",
-                            e.text, r.id, n.text, n.line
-                        ),
-                    ));
-                }
-            }
-            for (j, other) in rules.iter().enumerate().skip(i + 1) {
-                for (o, os) in other.examples.iter().zip(&examples[j]) {
-                    // Texts in different scripts share no words.
-                    if e.script() == o.script() && es.overlap(os) >= OVERLAP_LIMIT {
-                        diags.push(warn(
-                            e,
-                            &r.file,
-                            format!(
-                                "example «{}» of rule `{}` overlaps example «{}» of rule `{}` ({}:{})",
-                                e.text,
-                                r.id,
-                                o.text,
-                                other.id,
-                                other.file.display(),
-                                o.line
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
+        (RuleSet { rules, queues }, diags)
     }
 }
 
@@ -915,18 +632,16 @@ struct RawRule {
     when: Option<Spanned<RawCondition>>,
     #[serde(default)]
     then: Option<Spanned<RawActions>>,
-    examples: Option<Spanned<RawPhrases>>,
-    negatives: Option<Spanned<RawPhrases>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawPhrases {
-    en: Option<Spanned<Vec<Spanned<String>>>>,
-    el: Option<Spanned<Vec<Spanned<String>>>>,
-    te: Option<Spanned<Vec<Spanned<String>>>>,
-    el_latn: Option<Spanned<Vec<Spanned<String>>>>,
-    te_latn: Option<Spanned<Vec<Spanned<String>>>>,
+    en: Option<Vec<Spanned<String>>>,
+    el: Option<Vec<Spanned<String>>>,
+    te: Option<Vec<Spanned<String>>>,
+    el_latn: Option<Vec<Spanned<String>>>,
+    te_latn: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -952,15 +667,6 @@ struct RawCondition {
     shouting: Option<bool>,
     open: Option<bool>,
     holiday: Option<bool>,
-    intent: Option<Spanned<RawIntent>>,
-    money_mismatch: Option<bool>,
-    contact_count: Option<Spanned<u32>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawIntent {
-    min: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -992,88 +698,7 @@ struct RawActions {
     stop: bool,
 }
 
-const CONDITION_KEYS: &str = "phrases, regex, decision, confidence_below, confidence_above, topic, topic_tag, lang, channel, tier, region, fallbacks_in_a_row, turns_at_least, escalated_before, shouting, open, holiday, intent, money_mismatch, contact_count, all, any, not";
-
-/// Where a condition is converted: the file, the rule, and the diagnostics so far.
-struct Ctx<'a> {
-    rel: &'a Path,
-    src: &'a str,
-    diags: &'a mut Vec<Diagnostic>,
-    /// The rule the condition belongs to.
-    rule: &'a str,
-    /// Whether that rule has examples (an `intent` condition needs them).
-    has_examples: bool,
-}
-
-impl Ctx<'_> {
-    fn err(&mut self, offset: usize, msg: String) {
-        self.diags
-            .push(Diagnostic::error_at(self.rel, self.src, offset, msg));
-    }
-}
-
-/// The example lists of a rule's `examples` or `negatives` table.
-fn examples(
-    raw: Option<Spanned<RawPhrases>>,
-    key: &str,
-    rel: &Path,
-    src: &str,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<Example> {
-    let Some(raw) = raw else {
-        return Vec::new();
-    };
-    let offset = raw.span().start;
-    let p = raw.into_inner();
-    let mut out = Vec::new();
-    let mut lists = 0;
-    for (list, items) in [
-        ("en", p.en),
-        ("el", p.el),
-        ("te", p.te),
-        ("el_latn", p.el_latn),
-        ("te_latn", p.te_latn),
-    ] {
-        let Some(items) = items else { continue };
-        lists += 1;
-        let list_offset = items.span().start;
-        let items = items.into_inner();
-        if items.is_empty() {
-            diags.push(
-                Diagnostic::error_at(rel, src, list_offset, format!("empty list {key}.{list}"))
-                    .with_hint("write some messages or remove the key"),
-            );
-        }
-        for item in items {
-            let at = item.span().start;
-            let text = item.into_inner();
-            if words(&normalize(&text)).next().is_none() {
-                diags.push(Diagnostic::error_at(
-                    rel,
-                    src,
-                    at,
-                    format!("{key}.{list} has an example without words"),
-                ));
-                continue;
-            }
-            let (line, col) = crate::error::line_col(src, at);
-            out.push(Example {
-                list,
-                text: text.trim().to_string(),
-                line,
-                col,
-            });
-        }
-    }
-    if lists == 0 {
-        diags.push(
-            Diagnostic::error_at(rel, src, offset, format!("`{key}` has no lists")).with_hint(
-                format!("use {key}.en, {key}.el, {key}.te, {key}.el_latn or {key}.te_latn"),
-            ),
-        );
-    }
-    out
-}
+const CONDITION_KEYS: &str = "phrases, regex, decision, confidence_below, confidence_above, topic, topic_tag, lang, channel, tier, region, fallbacks_in_a_row, turns_at_least, escalated_before, shouting, open, holiday, all, any, not";
 
 fn parse_rules(
     rel: &Path,
@@ -1088,7 +713,7 @@ fn parse_rules(
             let mut d = Diagnostic::from_toml(rel, src, &e);
             if d.message.contains("unknown field") {
                 d = d.with_hint(format!(
-                    "rule keys: id, priority, reason, when, then, examples, negatives; condition keys: {CONDITION_KEYS}; actions: escalate, raise_priority, formal, message, tags, suppress_answer, stop"
+                    "rule keys: id, priority, reason, when, then; condition keys: {CONDITION_KEYS}; actions: escalate, raise_priority, formal, message, tags, suppress_answer, stop"
                 ));
             }
             diags.push(d);
@@ -1121,20 +746,8 @@ fn parse_rules(
             err(start, format!("rule `{id}` has no [rule.when] condition"));
             continue;
         };
-        let examples_ = examples(r.examples, "examples", rel, src, diags);
-        let negatives = examples(r.negatives, "negatives", rel, src, diags);
         let when_offset = when.span().start;
-        let cond = convert(
-            when.into_inner(),
-            when_offset,
-            &mut Ctx {
-                rel,
-                src,
-                diags,
-                rule: &id,
-                has_examples: !examples_.is_empty(),
-            },
-        );
+        let cond = convert(when.into_inner(), when_offset, rel, src, diags);
         let mut then = Actions::default();
         match r.then {
             None => diags.push(Diagnostic::error_at(
@@ -1208,8 +821,6 @@ fn parse_rules(
                     file: rel.to_path_buf(),
                     when: cond,
                     then,
-                    examples: examples_,
-                    negatives,
                 },
                 r.id.span().start,
             ));
@@ -1218,17 +829,27 @@ fn parse_rules(
     out
 }
 
-fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condition> {
-    let before = ctx.diags.len();
-    let mut parts = Vec::new();
-    let nested = |list: Vec<Spanned<RawCondition>>, ctx: &mut Ctx<'_>| -> Vec<Condition> {
-        list.into_iter()
-            .filter_map(|c| {
-                let o = c.span().start;
-                convert(c.into_inner(), o, ctx)
-            })
-            .collect()
+fn convert(
+    raw: RawCondition,
+    offset: usize,
+    rel: &Path,
+    src: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Condition> {
+    let before = diags.len();
+    let mut err = |offset: usize, msg: String| {
+        diags.push(Diagnostic::error_at(rel, src, offset, msg));
     };
+    let mut parts = Vec::new();
+    let nested =
+        |list: Vec<Spanned<RawCondition>>, diags: &mut Vec<Diagnostic>| -> Vec<Condition> {
+            list.into_iter()
+                .filter_map(|c| {
+                    let o = c.span().start;
+                    convert(c.into_inner(), o, rel, src, diags)
+                })
+                .collect()
+        };
     let (all, any, not) = (raw.all, raw.any, raw.not);
     if let Some(p) = raw.phrases {
         let mut phrases = Vec::new();
@@ -1239,10 +860,10 @@ fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condit
             ("el_latn", p.el_latn),
             ("te_latn", p.te_latn),
         ] {
-            for item in items.into_iter().flat_map(Spanned::into_inner) {
+            for item in items.into_iter().flatten() {
                 match parse_phrase(item.get_ref(), list) {
                     Ok(ph) => phrases.push(ph),
-                    Err(m) => ctx.err(item.span().start, m),
+                    Err(m) => err(item.span().start, m),
                 }
             }
         }
@@ -1262,7 +883,7 @@ fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condit
             _ => Vec::new(),
         };
         if patterns.is_empty() {
-            ctx.err(o, "regex must be a string or a list of strings".into());
+            err(o, "regex must be a string or a list of strings".into());
         }
         let mut compiled = Vec::new();
         for p in patterns {
@@ -1272,7 +893,7 @@ fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condit
                 .build()
             {
                 Ok(r) => compiled.push(r),
-                Err(e) => ctx.err(
+                Err(e) => err(
                     o,
                     format!(
                         "bad regex {p:?}: {}",
@@ -1290,7 +911,7 @@ fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condit
                 "answer" => ds.push(Decision::Answer),
                 "clarify" => ds.push(Decision::Clarify),
                 "fallback" => ds.push(Decision::Fallback),
-                other => ctx.err(
+                other => err(
                     d.span().start,
                     format!("unknown decision `{other}`; use answer, clarify or fallback"),
                 ),
@@ -1302,7 +923,7 @@ fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condit
         if let Some(v) = v {
             let x = *v.get_ref();
             if !(0.0..=1.0).contains(&x) {
-                ctx.err(v.span().start, format!("confidence {x} is outside 0–1"));
+                err(v.span().start, format!("confidence {x} is outside 0–1"));
             }
             let x = x as f32;
             parts.push(if below {
@@ -1323,7 +944,7 @@ fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condit
         for l in list {
             match l.get_ref().parse::<Lang>() {
                 Ok(x) => langs.push(x),
-                Err(e) => ctx.err(l.span().start, e.to_string()),
+                Err(e) => err(l.span().start, e.to_string()),
             }
         }
         parts.push(Condition::Lang(langs));
@@ -1339,7 +960,7 @@ fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condit
     }
     if let Some(n) = raw.fallbacks_in_a_row {
         if *n.get_ref() == 0 {
-            ctx.err(
+            err(
                 n.span().start,
                 "fallbacks_in_a_row must be at least 1".into(),
             );
@@ -1361,66 +982,26 @@ fn convert(raw: RawCondition, offset: usize, ctx: &mut Ctx<'_>) -> Option<Condit
     if let Some(b) = raw.holiday {
         parts.push(Condition::Holiday(b));
     }
-    if let Some(i) = raw.intent {
-        let at = i.span().start;
-        let min = match i.into_inner().min {
-            Some(m) => {
-                let x = *m.get_ref();
-                if !(0.0..=1.0).contains(&x) {
-                    ctx.err(m.span().start, format!("intent min {x} is outside 0–1"));
-                }
-                x as f32
-            }
-            None => intent::DEFAULT_MIN,
-        };
-        if !ctx.has_examples {
-            ctx.diags.push(
-                Diagnostic::error_at(
-                    ctx.rel,
-                    ctx.src,
-                    at,
-                    format!("rule `{}` uses `intent` but has no examples", ctx.rule),
-                )
-                .with_hint("add examples.en = [..] (and el, te, el_latn, te_latn) to the rule"),
-            );
-        }
-        parts.push(Condition::Intent {
-            rule: ctx.rule.to_string(),
-            min,
-        });
-    }
-    if let Some(b) = raw.money_mismatch {
-        parts.push(Condition::MoneyMismatch(b));
-    }
-    if let Some(n) = raw.contact_count {
-        if *n.get_ref() < 2 {
-            ctx.err(
-                n.span().start,
-                "contact_count must be at least 2 (earlier contacts counted with this one)".into(),
-            );
-        }
-        parts.push(Condition::ContactCount(*n.get_ref()));
-    }
     if let Some(list) = all {
-        parts.push(Condition::All(nested(list, ctx)));
+        parts.push(Condition::All(nested(list, diags)));
     }
     if let Some(list) = any {
-        let v = nested(list, ctx);
+        let v = nested(list, diags);
         parts.push(Condition::Any(v));
     }
     if let Some(c) = not {
         let o = c.span().start;
-        if let Some(c) = convert((*c).into_inner(), o, ctx) {
+        if let Some(c) = convert((*c).into_inner(), o, rel, src, diags) {
             parts.push(Condition::Not(Box::new(c)));
         }
     }
     if parts.is_empty() {
-        ctx.diags.push(
-            Diagnostic::error_at(ctx.rel, ctx.src, offset, "empty condition")
+        diags.push(
+            Diagnostic::error_at(rel, src, offset, "empty condition")
                 .with_hint(format!("use one or more of: {CONDITION_KEYS}")),
         );
     }
-    if ctx.diags.len() > before {
+    if diags.len() > before {
         return None;
     }
     Some(if parts.len() == 1 {
@@ -1468,21 +1049,13 @@ fn parse_phrase(text: &str, list: &'static str) -> Result<Phrase, String> {
 mod tests {
     use super::*;
 
-    static NO_INTENTS: Intents = Intents::NONE;
-
-    /// A search index without knowledge, for intents without competing questions.
-    fn no_retriever() -> &'static Retriever {
-        static R: std::sync::OnceLock<Retriever> = std::sync::OnceLock::new();
-        R.get_or_init(|| Retriever::build(&KnowledgeBase::default()).expect("empty index"))
-    }
-
     fn facts(text: &str) -> (String, Facts<'static>) {
         let n = normalize(text);
         let f = Facts {
             original: "",
             normalized: "",
-            decision: Decision::Fallback,
-            confidence: 0.2,
+            decision: Decision::Answer,
+            confidence: 0.9,
             topic: None,
             lang: Lang::En,
             channel: None,
@@ -1493,7 +1066,6 @@ mod tests {
             escalated_before: false,
             open: true,
             holiday: false,
-            intents: &NO_INTENTS,
         };
         (n, f)
     }
@@ -1511,227 +1083,11 @@ mod tests {
 
     fn run(set: &RuleSet, text: &str) -> Outcome {
         let (n, f) = facts(text);
-        let intents = set.intents(
-            &n,
-            &crate::detect::detect(&n),
-            &KnowledgeBase::default(),
-            no_retriever(),
-            &[],
-        );
         set.evaluate(&Facts {
             original: text,
             normalized: &n,
-            intents: &intents,
             ..f
         })
-    }
-
-    const HUMAN: &str = r#"
-[[rule]]
-id = "human_request"
-priority = 80
-examples.en = [
-  "I want to talk to a real person",
-  "get me an agent right now",
-  "connect me with somebody from your support team",
-  "is there a human I can chat with",
-]
-examples.el = ["θέλω να μιλήσω με άνθρωπο", "συνδέστε με με έναν υπάλληλο"]
-examples.te_latn = ["manishitho matladali"]
-negatives.en = [
-  "what are the opening hours of customer support",
-  "which phone number does support answer",
-]
-[rule.when]
-intent = { min = 0.3 }
-[rule.then]
-escalate = { queue = "support" }
-"#;
-
-    #[test]
-    fn intents_match_unlisted_wordings_and_name_the_closest_example() {
-        let set = rules(HUMAN);
-        let out = run(&set, "I want a human now!!");
-        let e = out.escalation.as_ref().map(|e| e.rule.as_str());
-        assert_eq!(e, Some("human_request"), "{:?}", out.trace);
-        let line = out
-            .trace
-            .iter()
-            .find(|t| t.starts_with("rule human_request"))
-            .unwrap();
-        assert!(
-            line.contains("intent human_request 0.") && line.contains("(\"is there a human"),
-            "{line}"
-        );
-        assert!(
-            out.trace[0].starts_with("intents: human_request"),
-            "{:?}",
-            out.trace
-        );
-        // Greek in Greek letters, and Greeklish meeting the Greek examples by transliteration.
-        assert!(run(&set, "θέλω άνθρωπο να μιλήσω").escalation.is_some());
-        assert!(run(&set, "thelw na milisw me anthrwpo")
-            .escalation
-            .is_some());
-        assert!(run(&set, "naaku manishitho matladali").escalation.is_some());
-    }
-
-    #[test]
-    fn a_more_confident_knowledge_answer_blocks_the_intent() {
-        let set = rules(HUMAN);
-        let text = "I want a human now!!";
-        let n = normalize(text);
-        let intents = set.intents(
-            &n,
-            &crate::detect::detect(&n),
-            &KnowledgeBase::default(),
-            no_retriever(),
-            &[],
-        );
-        let (_, f) = facts(text);
-        let with = |decision, confidence| {
-            set.evaluate(&Facts {
-                original: text,
-                normalized: &n,
-                intents: &intents,
-                decision,
-                confidence,
-                ..f.clone()
-            })
-            .escalation
-            .is_some()
-        };
-        assert!(with(Decision::Clarify, 0.9));
-        assert!(with(Decision::Answer, 0.3));
-        assert!(!with(Decision::Answer, 0.9));
-    }
-
-    #[test]
-    fn negatives_that_score_higher_block_the_intent() {
-        let set = rules(HUMAN);
-        let out = run(&set, "what phone number does customer support answer on");
-        assert!(out.escalation.is_none(), "{:?}", out.trace);
-        assert!(out.trace[0].contains("its negatives"), "{:?}", out.trace);
-        // Too far from every example.
-        assert!(run(&set, "parcel tracking number").escalation.is_none());
-    }
-
-    #[test]
-    fn a_rule_without_examples_works_on_phrases_alone() {
-        let set = rules(LEGAL);
-        let out = run(&set, "my lawyer will call");
-        assert!(out.escalation.is_some());
-        assert!(
-            !out.trace.iter().any(|t| t.starts_with("intents")),
-            "{:?}",
-            out.trace
-        );
-    }
-
-    #[test]
-    fn signals_are_conditions_with_their_reason_in_the_trace() {
-        let set = rules(
-            r#"
-[[rule]]
-id = "payment_dispute"
-[rule.when]
-money_mismatch = true
-[rule.then]
-escalate = { queue = "support" }
-
-[[rule]]
-id = "repeated_contact"
-[rule.when]
-contact_count = 3
-[rule.then]
-escalate = { queue = "support" }
-"#,
-        );
-        let out = run(&set, "You took €45 from my card but the quote said €30");
-        assert!(
-            out.trace[0].contains("money_mismatch (45 and 30 with «took»)"),
-            "{:?}",
-            out.trace
-        );
-        let out = run(&set, "this is my 4th email about the same parcel");
-        assert!(
-            out.trace[0].contains("contact_count 4 («4th email»)"),
-            "{:?}",
-            out.trace
-        );
-        assert!(
-            run(&set, "this is my second email").escalation.is_none(),
-            "2 < 3"
-        );
-    }
-
-    #[test]
-    fn intent_keys_are_checked() {
-        let src = r#"[[rule]]
-id = "a"
-examples.en = []
-examples.fr = ["bonjour"]
-[rule.when]
-intent = { min = 0.4 }
-[rule.then]
-formal = true
-"#;
-        let (_, diags) = RuleSet::parse(Path::new("rules/x.toml"), src, &[], &BTreeSet::new());
-        assert!(
-            diags[0]
-                .to_string()
-                .starts_with("rules/x.toml:4:10: error: unknown field `fr`"),
-            "{diags:#?}"
-        );
-        let src = src.replace("examples.fr = [\"bonjour\"]\n", "");
-        let (_, diags) = RuleSet::parse(Path::new("rules/x.toml"), &src, &[], &BTreeSet::new());
-        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rules/x.toml:3:15: error: empty list examples.en")),
-            "{lines:#?}"
-        );
-        assert!(
-            lines.iter().any(|l| l.starts_with(
-                "rules/x.toml:5:10: error: rule `a` uses `intent` but has no examples"
-            )),
-            "{lines:#?}"
-        );
-        let src = "[[rule]]\nid = \"a\"\nexamples.en = [\"you charged my card twice\"]\nnegatives.en = [\"was the charge on my card twice?\"]\n[rule.when]\nintent = { min = 1.5 }\n[rule.then]\nformal = true\n";
-        let (_, diags) = RuleSet::parse(Path::new("rules/x.toml"), src, &[], &BTreeSet::new());
-        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rules/x.toml:6:18: error: intent min 1.5 is outside 0–1")),
-            "{lines:#?}"
-        );
-        let src = src.replace("1.5", "0.5");
-        let (_, diags) = RuleSet::parse(Path::new("rules/x.toml"), &src, &[], &BTreeSet::new());
-        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-        assert!(lines.iter().any(|l| l.starts_with("rules/x.toml:3:16: warning: example «you charged my card twice» of rule `a` overlaps its negative example")), "{lines:#?}");
-    }
-
-    #[test]
-    fn word_overlap_over_word_sets() {
-        assert_eq!(
-            word_overlap(
-                "My PARCEL arrived broken today",
-                "parcel arrived broken today, help"
-            ),
-            1.0
-        );
-        assert_eq!(word_overlap("b c d e f", "b c x y z"), 0.4);
-        assert_eq!(word_overlap("refund", "Refund!"), 1.0);
-        assert_eq!(word_overlap("refund please", "refund please now"), 0.0);
-        assert_eq!(word_overlap("δικηγορ*", "δικηγορ"), 1.0);
-        // Function words do not make two texts alike.
-        assert_eq!(
-            word_overlap("on the news", "put one of your staff on the line"),
-            0.0
-        );
-        assert_eq!(word_overlap("నా డేటా కాపీ నాకు పంపండి", "డేటా కాపీ పంపండి"), 1.0);
     }
 
     const LEGAL: &str = r#"

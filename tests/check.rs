@@ -75,29 +75,6 @@ fn every_kind_of_mistake_has_a_line() {
     assert_eq!((regex.line, regex.col), (4, 9));
     assert_eq!(find("bad.toml", "unknown queue `nowhere`").line, 6);
     assert_eq!(find("typo.toml", "unknown field `phrase`").line, 4);
-    // Example lists and the intent and signal conditions.
-    let lang = find("intent_typo.toml", "unknown field `de`");
-    assert_eq!((lang.line, lang.col), (4, 10));
-    let empty = find("intent.toml", "empty list examples.en");
-    assert_eq!((empty.line, empty.col), (4, 15));
-    assert_eq!(find("intent.toml", "min 1.2 is outside 0–1").col, 18);
-    assert_eq!(
-        find(
-            "intent.toml",
-            "`no_examples` uses `intent` but has no examples"
-        )
-        .line,
-        13
-    );
-    assert_eq!(
-        find("intent.toml", "contact_count must be at least 2").line,
-        13
-    );
-    let close = find("intent.toml", "overlaps its negative example");
-    assert_eq!(
-        (close.line, close.col, close.severity),
-        (19, 16, sahaya::Severity::Warning)
-    );
     assert_eq!(find("calendar.toml", "overlaps").line, 4);
     assert_eq!(find("calendar.toml", "ends before it starts").line, 5);
     assert_eq!(find("calendar.toml", "`02-30` is not a date").line, 6);
