@@ -699,18 +699,16 @@ impl Retriever {
                 }
             }
         }
-        let mut by_ngrams: Vec<(usize, f32)> = Vec::new();
+        let mut ngrams = vec![0.0f32; fd.topics.len()];
         for (pid, &sim) in similarity.iter().enumerate() {
             if sim > 0.0 {
-                let topic = self.phrasings[pid].topic;
-                match by_ngrams.iter_mut().find(|(t, _)| *t == topic) {
-                    Some((_, best)) => *best = best.max(sim),
-                    None => by_ngrams.push((topic, sim)),
-                }
+                let t = self.phrasings[pid].topic;
+                ngrams[t] = ngrams[t].max(sim);
             }
         }
-        by_ngrams.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for &(topic, _) in by_ngrams.iter().take(CHARGRAM_CANDIDATES) {
+        let mut by_ngrams: Vec<usize> = (0..ngrams.len()).filter(|&t| ngrams[t] > 0.0).collect();
+        by_ngrams.sort_by(|&a, &b| ngrams[b].total_cmp(&ngrams[a]).then(a.cmp(&b)));
+        for &topic in by_ngrams.iter().take(CHARGRAM_CANDIDATES) {
             if !candidates.contains(&topic) {
                 candidates.push(topic);
             }

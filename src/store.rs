@@ -240,31 +240,23 @@ impl SqliteStore {
              CREATE INDEX IF NOT EXISTS delivery_seen ON delivery (seen_at);",
         )
         .map_err(db_err)?;
-        // Databases made before the outbox could give up lack the column.
-        let has_gave_up: bool = tx
-            .query_row(
-                "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'gave_up_at'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(db_err)?
-            > 0;
-        if !has_gave_up {
-            tx.execute_batch("ALTER TABLE outbox ADD COLUMN gave_up_at INTEGER")
+        // Databases made before the outbox could give up, or knew each row's conversation,
+        // lack those columns.
+        for (column, definition) in [
+            ("gave_up_at", "gave_up_at INTEGER"),
+            ("conversation", "conversation TEXT NOT NULL DEFAULT ''"),
+        ] {
+            let present: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = ?1",
+                    params![column],
+                    |r| r.get(0),
+                )
                 .map_err(db_err)?;
-        }
-        // …and the conversation each row belongs to.
-        let has_conversation: bool = tx
-            .query_row(
-                "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'conversation'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(db_err)?
-            > 0;
-        if !has_conversation {
-            tx.execute_batch("ALTER TABLE outbox ADD COLUMN conversation TEXT NOT NULL DEFAULT ''")
-                .map_err(db_err)?;
+            if present == 0 {
+                tx.execute_batch(&format!("ALTER TABLE outbox ADD COLUMN {definition}"))
+                    .map_err(db_err)?;
+            }
         }
         tx.execute_batch(
             "CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation);
