@@ -12,34 +12,10 @@
 //! how separable the content is each time it loads. Thresholds set in the configuration
 //! override the calibrated ones.
 
+pub use crate::config::CalibrationConfig;
+use crate::config::Thresholds;
 use crate::lang::Lang;
-use crate::Thresholds;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Settings of the calibration; every field has a default.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CalibrationConfig {
-    /// Calibrate at load; when false the configured (or built-in) thresholds apply.
-    pub enabled: bool,
-    /// Share of confident answers that must be right, on the left-out phrasings.
-    pub target_precision: f32,
-    /// At most this many phrasings per language are sent (chosen by a hash of their text,
-    /// so the choice is stable as content changes), which bounds the load time of large
-    /// bases.
-    pub max_samples_per_lang: usize,
-}
-
-impl Default for CalibrationConfig {
-    fn default() -> Self {
-        CalibrationConfig {
-            enabled: true,
-            target_precision: 0.95,
-            max_samples_per_lang: 2000,
-        }
-    }
-}
 
 /// One left-out phrasing and what the index made of it.
 #[derive(Debug, Clone, PartialEq)]

@@ -318,7 +318,7 @@ const ENGLISH: &[&str] = &[
 
 fn count_romanized(normalized: &str) -> (usize, usize, usize) {
     let (mut te, mut el, mut en) = (0, 0, 0);
-    for w in words(normalized).take(crate::retrieve::MAX_QUERY_WORDS) {
+    for w in words(normalized).take(crate::text::MAX_QUERY_WORDS) {
         if !w.is_ascii() {
             continue;
         }

@@ -20,7 +20,7 @@ pub enum ErrorKind {
     Content(Vec<Diagnostic>),
     /// The request cannot be answered as given (empty text, unknown language …).
     #[error("bad request: {0}")]
-    BadRequest(String),
+    BadRequest(RequestError),
     /// A file or directory could not be read.
     #[error("{path}: {source}")]
     Io {
@@ -29,9 +29,52 @@ pub enum ErrorKind {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A fault inside Sahaya or one of its components (the search index).
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A fault inside Sahaya or one of its components (the search index, the state
+    /// database); the source says what failed below.
+    #[error("internal error: {what}: {source}")]
+    Internal {
+        /// What Sahaya was doing.
+        what: &'static str,
+        /// The component's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// What is wrong with a request; each has its own code in the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The text is empty or only spaces and punctuation.
+    #[error("text is empty")]
+    EmptyText,
+    /// The text is longer than the limit.
+    #[error("text is {bytes} bytes; the limit is {max}")]
+    TextTooLong {
+        /// The text's length in bytes.
+        bytes: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A language tag Sahaya has no content for, or a malformed tag.
+    #[error("unknown language {0:?}: supported are te, el, en (tags like te-IN work too)")]
+    UnknownLanguage(String),
+    /// A register other than `formal` or `informal`.
+    #[error("unknown formality {0:?}: use formal or informal")]
+    UnknownFormality(String),
+    /// The session id is empty, too long or not printable.
+    #[error("session_id: {0}")]
+    SessionId(#[from] crate::session::SessionIdError),
+    /// The time is not RFC 3339.
+    #[error("`at` {at:?} is not an RFC 3339 time like 2026-11-25T09:30:00+02:00 ({reason})")]
+    Time {
+        /// The time as given.
+        at: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Not an IANA time zone name.
+    #[error("unknown time zone {0:?}: use an IANA name such as Europe/Athens")]
+    TimeZone(String),
 }
 
 impl Error {
@@ -53,12 +96,23 @@ impl Error {
         }
     }
 
-    pub(crate) fn bad_request(msg: impl Into<String>) -> Self {
-        ErrorKind::BadRequest(msg.into()).into()
+    /// What is wrong with the request, when this is a request error.
+    pub fn request_error(&self) -> Option<&RequestError> {
+        match &self.kind {
+            ErrorKind::BadRequest(r) => Some(r),
+            _ => None,
+        }
     }
 
-    pub(crate) fn internal(msg: impl fmt::Display) -> Self {
-        ErrorKind::Internal(msg.to_string()).into()
+    pub(crate) fn internal(
+        what: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        ErrorKind::Internal {
+            what,
+            source: source.into(),
+        }
+        .into()
     }
 
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
@@ -68,6 +122,11 @@ impl Error {
         }
         .into()
     }
+
+    /// A search index failure.
+    pub(crate) fn index(e: tantivy::TantivyError) -> Self {
+        Error::internal("search index", e)
+    }
 }
 
 impl From<ErrorKind> for Error {
@@ -76,9 +135,9 @@ impl From<ErrorKind> for Error {
     }
 }
 
-impl From<tantivy::TantivyError> for Error {
-    fn from(e: tantivy::TantivyError) -> Self {
-        Error::internal(format!("search index: {e}"))
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        ErrorKind::BadRequest(e).into()
     }
 }
 

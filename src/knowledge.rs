@@ -11,6 +11,17 @@ use serde_spanned::Spanned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+/// Tag of topics that describe what the bot does not handle (weather, jokes …): a match
+/// is a `fallback` whose text is the topic's answer, never an `answer`.
+pub const OUT_OF_SCOPE: &str = "out_of_scope";
+
+/// The tag of complaint topics (a delayed, lost or damaged parcel …): their replies are
+/// always formal, whatever register the customer asked for.
+pub const COMPLAINT_TAG: &str = "problem";
+
+/// The tag of small-talk topics (greetings, thanks): never sent along with a handoff.
+pub const SMALLTALK_TAG: &str = "smalltalk";
+
 mod synonyms;
 pub use synonyms::{SynonymGroup, Synonyms};
 

@@ -78,6 +78,17 @@ impl Lang {
     }
 }
 
+impl Lang {
+    /// The language an analyzer's field holds.
+    pub fn of(analyzer: Analyzer) -> Lang {
+        match analyzer {
+            Analyzer::English => Lang::En,
+            Analyzer::Greek | Analyzer::Greeklish => Lang::El,
+            Analyzer::Telugu | Analyzer::TeluguLatin => Lang::Te,
+        }
+    }
+}
+
 impl fmt::Display for Lang {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
@@ -87,11 +98,8 @@ impl fmt::Display for Lang {
 impl FromStr for Lang {
     type Err = crate::Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Lang::from_tag(s).ok_or_else(|| {
-            crate::Error::bad_request(format!(
-                "unknown language {s:?}: supported are te, el, en (tags like te-IN work too)"
-            ))
-        })
+        Lang::from_tag(s)
+            .ok_or_else(|| crate::error::RequestError::UnknownLanguage(s.to_string()).into())
     }
 }
 
@@ -122,9 +130,7 @@ impl FromStr for Formality {
         match s.trim().to_ascii_lowercase().as_str() {
             "formal" => Ok(Formality::Formal),
             "informal" => Ok(Formality::Informal),
-            other => Err(crate::Error::bad_request(format!(
-                "unknown formality {other:?}: use formal or informal"
-            ))),
+            other => Err(crate::error::RequestError::UnknownFormality(other.to_string()).into()),
         }
     }
 }

@@ -66,9 +66,12 @@
 
 #![warn(missing_docs)]
 
-#[cfg(feature = "mail")]
+// The pipeline, bottom up: shared vocabulary, then each stage (see ARCHITECTURE.md).
 pub mod calibrate;
+#[cfg(feature = "mail")]
 pub mod channel;
+mod config;
+mod decide;
 pub mod detect;
 mod engine;
 pub mod error;
@@ -76,7 +79,8 @@ pub mod hours;
 pub mod knowledge;
 pub mod lang;
 pub mod locale;
-pub mod render;
+mod model;
+mod render;
 pub mod retrieve;
 pub mod rules;
 #[cfg(feature = "server")]
@@ -86,12 +90,14 @@ pub mod session;
 pub mod store;
 pub mod text;
 
-pub use engine::{
-    check, Config, Customer, Decision, Engine, Escalation, Message, Reply, Suggestion, Thresholds,
-    COMPLAINT_TAG, MAX_TEXT_BYTES, OUT_OF_SCOPE,
+pub use config::{CalibrationConfig, Config, Thresholds};
+pub use engine::{check, Engine};
+pub use error::{Diagnostic, Error, ErrorKind, RequestError, Severity};
+pub use knowledge::{COMPLAINT_TAG, OUT_OF_SCOPE};
+pub use model::{
+    Channel, Customer, Decision, Escalation, Formality, Lang, Message, Priority, Reply, Request,
+    Suggestion, MAX_TEXT_BYTES,
 };
-pub use error::{Diagnostic, Error, ErrorKind, Severity};
-pub use lang::{Formality, Lang};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -6,44 +6,14 @@
 //! an introduction, the reply time, a closing line and a sign-off. Parts are separated by a
 //! blank line.
 
-use crate::engine::Suggestion;
+use crate::decide::{is_smalltalk, Action, Plan};
+use crate::knowledge::COMPLAINT_TAG;
 use crate::lang::{Formality, Lang};
 use crate::locale::Locales;
+use crate::model::{Channel, Request, Suggestion};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use fluent_bundle::{FluentArgs, FluentValue};
-
-/// How the reply travels, which decides its shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// A chat widget or messenger: short, greeting once per conversation.
-    Chat,
-    /// Email: salutation, sign-off, plain text.
-    Email,
-    /// SMS and other plain-text channels: no greeting, no frills.
-    Sms,
-}
-
-impl Channel {
-    /// The channel named in a request (`chat`, `web`, `whatsapp` … are chat; `email`/`mail`;
-    /// `sms`); chat when absent or unknown.
-    pub fn of(name: Option<&str>) -> Channel {
-        match name.map(|n| n.trim().to_ascii_lowercase()).as_deref() {
-            Some("email" | "mail" | "e-mail") => Channel::Email,
-            Some("sms" | "text") => Channel::Sms,
-            _ => Channel::Chat,
-        }
-    }
-
-    /// The value of `$channel` in Fluent messages: `chat`, `email` or `sms`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Chat => "chat",
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-        }
-    }
-}
 
 /// Part of the day in the customer's local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +51,7 @@ impl DayPart {
 
 /// The body of a reply.
 #[derive(Debug, Clone)]
-pub(crate) enum Body<'a> {
+enum Body<'a> {
     Answer {
         text: &'a str,
         problem: bool,
@@ -104,13 +74,13 @@ pub(crate) enum Body<'a> {
 
 /// When people are away: the holiday's name, if any, and when they are back.
 #[derive(Debug, Clone)]
-pub(crate) struct Away {
+struct Away {
     pub holiday: Option<String>,
     pub back: Option<DateTime<Tz>>,
 }
 
 /// Everything the renderer needs to know.
-pub(crate) struct Scene<'a> {
+struct Scene<'a> {
     pub lang: Lang,
     pub formality: Formality,
     pub channel: Channel,
@@ -210,8 +180,57 @@ impl Say<'_> {
     }
 }
 
-/// Renders the reply; returns the text and the ids of messages no locale has.
-pub(crate) fn render(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<String>) {
+/// Renders the reply to `request` that `plan` decided on; returns the text and the ids of
+/// messages no locale has. `isolate` wraps names and dates in bidi isolation marks.
+pub(crate) fn render(
+    locales: &Locales,
+    plan: &Plan<'_>,
+    request: &Request<'_>,
+    now: DateTime<Utc>,
+    isolate: bool,
+) -> (String, Vec<String>) {
+    let (lang, formality) = (plan.lang, plan.formality);
+    let body = match &plan.action {
+        Action::Waiting(_) => Body::Waiting,
+        Action::RegisterOk => Body::Message("register-ok"),
+        Action::Answer(t) => Body::Answer {
+            text: t.text(lang).answer(formality),
+            problem: t.has_tag(COMPLAINT_TAG),
+            smalltalk: is_smalltalk(t),
+        },
+        Action::Clarify(suggestions) => Body::Clarify(suggestions),
+        Action::Fallback(t) => Body::Fallback(t.map(|t| t.text(lang).answer(formality))),
+        Action::Escalate {
+            message, answer, ..
+        } => Body::Escalate {
+            message,
+            angry: message == "escalate-angry",
+            answer: answer
+                .filter(|t| !is_smalltalk(t))
+                .map(|t| t.text(lang).answer(formality)),
+        },
+    };
+    let away = plan.hours.as_ref().filter(|s| !s.open).map(|s| Away {
+        holiday: s.holiday_name(lang).map(str::to_string),
+        back: s.next_open,
+    });
+    let scene = Scene {
+        lang,
+        formality,
+        channel: request.channel_kind(),
+        isolate,
+        name: request.customer.and_then(|c| c.name.as_deref()),
+        now,
+        tz: plan.tz,
+        first_turn: plan.first_turn,
+        body,
+        away,
+    };
+    render_scene(locales, &scene)
+}
+
+/// Renders a scene; returns the text and the ids of messages no locale has.
+fn render_scene(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<String>) {
     let mut say = Say {
         locales,
         scene,

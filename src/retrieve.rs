@@ -41,7 +41,7 @@ const CANDIDATES: usize = 96;
 /// Candidate topics re-scored per query.
 const MAX_TOPICS: usize = 24;
 /// Words of a message that are looked at.
-pub(crate) const MAX_QUERY_WORDS: usize = 64;
+pub(crate) use crate::text::MAX_QUERY_WORDS;
 /// Weight of an n-gram relative to a whole word of the same rarity.
 const GRAM_WEIGHT: f32 = 0.2;
 /// Keywords are short and match often: their confidence is discounted.
@@ -505,18 +505,22 @@ impl Retriever {
             }
         }
 
-        let mut writer = index.writer_with_num_threads(1, 32_000_000)?;
+        let mut writer = index
+            .writer_with_num_threads(1, 32_000_000)
+            .map_err(Error::index)?;
         for (pid, (_, _, analyzer, terms)) in raw.iter().enumerate() {
-            writer.add_document(
-                doc!(tantivy_fields[analyzer] => terms.join(" "), pid_field => pid as u64),
-            )?;
+            writer
+                .add_document(
+                    doc!(tantivy_fields[analyzer] => terms.join(" "), pid_field => pid as u64),
+                )
+                .map_err(Error::index)?;
         }
-        writer.commit()?;
-        let reader = index.reader()?;
+        writer.commit().map_err(Error::index)?;
+        let reader = index.reader().map_err(Error::index)?;
         let searcher = reader.searcher();
         let mut pid_by_doc = Vec::new();
         for segment in searcher.segment_readers() {
-            let column = segment.fast_fields().u64("pid")?;
+            let column = segment.fast_fields().u64("pid").map_err(Error::index)?;
             let map = (0..segment.max_doc())
                 .map(|d| column.first(d).unwrap_or(0) as u32)
                 .collect();
@@ -653,7 +657,8 @@ impl Retriever {
         let query = self.tantivy_query(analyzer, terms);
         Ok(self
             .searcher
-            .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())?)
+            .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())
+            .map_err(Error::index)?)
     }
 
     /// Topics ranked by confidence for a prepared query in the field of `analyzer`.

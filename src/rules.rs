@@ -6,9 +6,9 @@
 //! knowledge answer). Rules run in priority order and every matching rule applies; see
 //! `rules/README.md` for the file format and how actions combine.
 
-use crate::engine::{Decision, Escalation};
 use crate::error::Diagnostic;
 use crate::lang::Lang;
+use crate::model::{Decision, Escalation, Priority};
 use crate::text::romanized::{fold_greeklish, fold_telugu};
 use crate::text::{normalize, words};
 use regex::{Regex, RegexBuilder};
@@ -19,9 +19,6 @@ use std::path::{Path, PathBuf};
 
 /// Files in `rules/` that are not rule files.
 const NOT_RULE_FILES: &[&str] = &["calendar.toml", "queues.toml"];
-
-/// Priorities, lowest first; `raise_priority` moves one step up.
-pub const PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 
 /// Largest compiled regex, in bytes: keeps hostile or accidental huge patterns out.
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;
@@ -53,7 +50,7 @@ pub struct Rule {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Actions {
     /// Hand the conversation to this queue with this priority.
-    pub escalate: Option<(String, String)>,
+    pub escalate: Option<(String, Priority)>,
     /// Raise the escalation's priority one step.
     pub raise_priority: bool,
     /// Reply in the formal register.
@@ -313,7 +310,7 @@ impl Condition {
                 .map(|r| format!("regex /{}/", r.as_str())),
             Decision(list) => yes(
                 list.contains(&f.decision),
-                format!("search decided {}", decision_name(f.decision)),
+                format!("search decided {}", f.decision),
             ),
             ConfidenceBelow(x) => yes(
                 f.confidence < *x,
@@ -412,23 +409,6 @@ impl Condition {
     }
 }
 
-fn decision_name(d: Decision) -> &'static str {
-    match d {
-        Decision::Answer => "answer",
-        Decision::Clarify => "clarify",
-        Decision::Fallback => "fallback",
-        Decision::Escalate => "escalate",
-    }
-}
-
-/// Raises a priority one step (`urgent` stays `urgent`; unknown names are left alone).
-pub fn raise(priority: &str) -> String {
-    match PRIORITIES.iter().position(|p| *p == priority) {
-        Some(i) => PRIORITIES[(i + 1).min(PRIORITIES.len() - 1)].to_string(),
-        None => priority.to_string(),
-    }
-}
-
 impl RuleSet {
     /// The rules, highest priority first.
     pub fn rules(&self) -> &[Rule] {
@@ -456,7 +436,7 @@ impl RuleSet {
                     out.escalation = Some(Escalation {
                         rule: rule.id.clone(),
                         queue: queue.clone(),
-                        priority: priority.clone(),
+                        priority: *priority,
                     });
                     did.push(format!("escalate to {queue} ({priority})"));
                 } else {
@@ -503,7 +483,7 @@ impl RuleSet {
         }
         if let Some(e) = &mut out.escalation {
             for _ in 0..raises {
-                e.priority = raise(&e.priority);
+                e.priority = e.priority.raised();
             }
         }
         out
@@ -774,19 +754,19 @@ fn parse_rules(
                             )),
                         );
                     }
-                    if !PRIORITIES.contains(&e.priority.get_ref().as_str()) {
-                        diags.push(Diagnostic::error_at(
-                            rel,
-                            src,
-                            e.priority.span().start,
-                            format!(
-                                "unknown priority `{}`; use one of {}",
-                                e.priority.get_ref(),
-                                PRIORITIES.join(", ")
-                            ),
-                        ));
-                    }
-                    then.escalate = Some((e.queue.into_inner(), e.priority.into_inner()));
+                    let priority = match e.priority.get_ref().parse::<Priority>() {
+                        Ok(p) => p,
+                        Err(msg) => {
+                            diags.push(Diagnostic::error_at(
+                                rel,
+                                src,
+                                e.priority.span().start,
+                                msg,
+                            ));
+                            Priority::Normal
+                        }
+                    };
+                    then.escalate = Some((e.queue.into_inner(), priority));
                 }
                 if let Some(m) = t.message {
                     if !messages.is_empty() && !messages.contains(m.get_ref()) {
@@ -1151,12 +1131,12 @@ tags = ["handoff", "vip"]
             (e.rule.as_str(), e.queue.as_str()),
             ("legal_threat", "legal")
         );
-        assert_eq!(e.priority, "urgent", "high raised one step");
+        assert_eq!(e.priority, Priority::Urgent, "high raised one step");
         assert_eq!(out.tags, ["handoff", "vip"]);
         assert!(out.formal);
         assert_eq!(out.trace.len(), 3, "{:?}", out.trace);
         let out = run(&set, "a person please");
-        assert_eq!(out.escalation.unwrap().priority, "normal");
+        assert_eq!(out.escalation.unwrap().priority, Priority::Normal);
     }
 
     #[test]

@@ -20,9 +20,9 @@
 //! assert_eq!(scoped_key("api", "chatwoot:1:2").unwrap(), "api:chatwoot:1:2");
 //! ```
 
-use crate::engine::Escalation;
+use crate::model::Escalation;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Longest session id a caller may give, in bytes.
@@ -164,8 +164,12 @@ pub struct Session {
     pub formality: Option<crate::lang::Formality>,
 }
 
+/// One conversation's memory behind its own lock: [`SessionStore::update`] holds it for a
+/// whole decision, so concurrent messages of one conversation take turns.
+type Slot = Arc<Mutex<Session>>;
+
 struct Entry {
-    session: Session,
+    slot: Slot,
     seen: Instant,
     /// Position in [`Table::order`].
     tick: u64,
@@ -198,28 +202,61 @@ impl Table {
         dropped
     }
 
-    /// Drops the least recently seen session.
-    fn pop_oldest(&mut self) {
-        if let Some((_, key)) = self.order.pop_first() {
-            self.map.remove(&key);
-        }
-    }
-
-    /// Moves `key` to the back (most recently seen) and stamps it with `now`.
-    fn touch(&mut self, key: &str, now: Instant) {
+    /// The slot of `key` as of `now`, moved to the back (most recently seen): a fresh
+    /// session when it is unknown or its time to live ran out. When the table is full,
+    /// expired sessions make room first, then the least recently seen one.
+    fn touch(&mut self, key: &str, now: Instant, ttl: Duration, max: usize) -> Slot {
         let tick = self.next_tick;
+        self.next_tick += 1;
         if let Some(e) = self.map.get_mut(key) {
-            self.next_tick += 1;
+            if now.duration_since(e.seen) > ttl {
+                e.slot = Slot::default();
+            }
             if let Some(k) = self.order.remove(&e.tick) {
                 self.order.insert(tick, k);
             }
             e.tick = tick;
             e.seen = now;
+            return Arc::clone(&e.slot);
         }
+        if self.map.len() >= max {
+            self.drop_front(|e| now.duration_since(e.seen) > ttl);
+            if self.map.len() >= max {
+                if let Some((_, oldest)) = self.order.pop_first() {
+                    self.map.remove(&oldest);
+                }
+            }
+        }
+        let key: Arc<str> = Arc::from(key);
+        let slot = Slot::default();
+        self.order.insert(tick, Arc::clone(&key));
+        self.map.insert(
+            key,
+            Entry {
+                slot: Arc::clone(&slot),
+                seen: now,
+                tick,
+            },
+        );
+        slot
+    }
+
+    /// The slot of `key` unless it is unknown or expired; not a touch.
+    fn peek(&self, key: &str, now: Instant, ttl: Duration) -> Option<Slot> {
+        self.map
+            .get(key)
+            .filter(|e| now.duration_since(e.seen) <= ttl)
+            .map(|e| Arc::clone(&e.slot))
     }
 }
 
 /// The in-memory session store shared by every snapshot of an engine.
+///
+/// The table of sessions has one lock, held only to find, add or drop an entry; each
+/// session has its own lock, held while a message of that conversation is decided
+/// ([`SessionStore::update`]). So conversations do not wait for each other, and two
+/// messages of one conversation cannot both read the memory before either writes it: an
+/// escalation or a hand-back is never lost.
 pub struct SessionStore {
     ttl: Duration,
     max: usize,
@@ -248,57 +285,42 @@ impl SessionStore {
 
     /// The session `id` as it is now (a fresh one when unknown or expired).
     pub fn get(&self, id: &str) -> Session {
-        let table = self.lock();
-        match table.map.get(id) {
-            Some(e) if e.seen.elapsed() <= self.ttl => e.session.clone(),
-            _ => Session::default(),
-        }
+        let slot = self.lock().peek(id, Instant::now(), self.ttl);
+        slot.map(|s| lock(&s).clone()).unwrap_or_default()
     }
 
-    /// Stores the session `id` as of now. When the store is full, expired sessions go
-    /// first, then the least recently seen one.
-    pub fn put(&self, id: &str, session: Session) {
-        let mut table = self.lock();
-        let now = Instant::now();
-        if let Some(e) = table.map.get_mut(id) {
-            e.session = session;
-            table.touch(id, now);
-            return;
-        }
-        if table.map.len() >= self.max {
-            let ttl = self.ttl;
-            table.drop_front(|e| now.duration_since(e.seen) > ttl);
-            if table.map.len() >= self.max {
-                table.pop_oldest();
-            }
-        }
-        let key: Arc<str> = Arc::from(id);
-        let tick = table.next_tick;
-        table.next_tick += 1;
-        table.order.insert(tick, Arc::clone(&key));
-        table.map.insert(
-            key,
-            Entry {
-                session,
-                seen: now,
-                tick,
-            },
-        );
+    /// Runs `f` on the session `id` (a fresh one when unknown or expired) with that session
+    /// locked, and keeps what `f` leaves. Messages of one conversation take turns here;
+    /// other conversations do not wait.
+    pub fn update<R>(&self, id: &str, f: impl FnOnce(&mut Session) -> R) -> R {
+        let slot = self.lock().touch(id, Instant::now(), self.ttl, self.max);
+        let mut session = lock(&slot);
+        f(&mut session)
+    }
+
+    /// Stores the session `id` as of now.
+    #[cfg(test)]
+    pub(crate) fn put(&self, id: &str, session: Session) {
+        self.update(id, |s| *s = session);
     }
 
     /// Hands an escalated conversation back to the bot; true when it was with a person.
     pub fn hand_back(&self, id: &str) -> bool {
-        let mut table = self.lock();
-        let now = Instant::now();
-        match table.map.get_mut(id) {
-            Some(e) if e.session.escalated.is_some() && now.duration_since(e.seen) <= self.ttl => {
-                e.session.escalated = None;
-                e.session.consecutive_fallbacks = 0;
-                table.touch(id, now);
-                true
+        let slot = {
+            let mut table = self.lock();
+            let now = Instant::now();
+            if table.peek(id, now, self.ttl).is_none() {
+                return false;
             }
-            _ => false,
+            table.touch(id, now, self.ttl, self.max)
+        };
+        let mut session = lock(&slot);
+        if session.escalated.is_none() {
+            return false;
         }
+        session.escalated = None;
+        session.consecutive_fallbacks = 0;
+        true
     }
 
     /// Forgets every session whose time to live has run out; returns how many. A server
@@ -321,10 +343,15 @@ impl SessionStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        // A panic while holding the lock cannot leave an entry half-written: recover.
-        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        lock(&self.table)
     }
+}
+
+/// Locks a mutex; a panic while it was held cannot leave a session half-written (every
+/// write is one assignment), so a poisoned lock is taken over.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -487,7 +514,7 @@ mod tests {
                 escalated: Some(Escalation {
                     rule: "human_request".into(),
                     queue: "support".into(),
-                    priority: "normal".into(),
+                    priority: crate::model::Priority::Normal,
                 }),
                 escalations: 1,
                 formality: None,
@@ -501,5 +528,42 @@ mod tests {
         );
         assert!(!store.hand_back("s"));
         assert!(!store.hand_back("unknown"));
+    }
+
+    #[test]
+    fn concurrent_updates_of_one_session_are_never_lost() {
+        let store = Arc::new(SessionStore::new(Duration::from_secs(60), 10));
+        let threads = 8;
+        let rounds = 500;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    let mut escalated = 0;
+                    for i in 0..rounds {
+                        if (t + i) % 3 == 0 {
+                            store.hand_back("one");
+                        }
+                        store.update("one", |s| {
+                            s.turns += 1;
+                            if (t + i) % 2 == 0 {
+                                s.escalations += 1;
+                                s.escalated = Some(Escalation::new(
+                                    "human_request",
+                                    "support",
+                                    crate::model::Priority::Normal,
+                                ));
+                                escalated += 1;
+                            }
+                        });
+                    }
+                    escalated
+                })
+            })
+            .collect();
+        let escalated: u32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        let s = store.get("one");
+        assert_eq!(s.turns, threads * rounds);
+        assert_eq!(s.escalations, escalated);
     }
 }

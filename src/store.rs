@@ -186,7 +186,7 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 fn db_err(e: rusqlite::Error) -> Error {
-    Error::internal(format!("state database: {e}"))
+    Error::internal("state database", e)
 }
 
 impl SqliteStore {

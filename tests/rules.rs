@@ -70,7 +70,7 @@ fn mismatch(c: &Case, r: &Reply) -> Option<String> {
         decision.as_str().unwrap().to_string(),
         r.escalation.as_ref().map(|e| e.rule.clone()),
         r.escalation.as_ref().map(|e| e.queue.clone()),
-        r.escalation.as_ref().map(|e| e.priority.clone()),
+        r.escalation.as_ref().map(|e| e.priority.to_string()),
     );
     let ok = match c.expect.as_str() {
         "no_escalation" => r.decision != Decision::Escalate,

@@ -14,8 +14,9 @@
 //! (the customer still gets the reply; see [`usable_id`]).
 
 use crate::channel::address::{self, Envelope};
-use crate::engine::{Customer, Decision, Engine, Message};
+use crate::model::{Customer, Decision, Message};
 use crate::store::{Claim, Store};
+use crate::Engine;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use mail_builder::headers::message_id::MessageId;
@@ -472,7 +473,7 @@ pub fn auto_reply(
     }
     let message = builder
         .write_to_vec()
-        .map_err(|e| Error::internal(format!("building the reply: {e}")))?;
+        .map_err(|e| Error::internal("building the reply", e))?;
     Ok(Outcome::Reply {
         to,
         message,
@@ -555,7 +556,7 @@ fn best_reply(engine: &Engine, base: &Message, subject: &str, body: &str) -> cra
         r.answer_id
             .as_deref()
             .and_then(|id| engine.knowledge().get(id))
-            .is_some_and(|t| t.has_tag("smalltalk"))
+            .is_some_and(|t| t.has_tag(crate::knowledge::SMALLTALK_TAG))
     };
     let whole = engine.respond(base);
     if whole.decision == Decision::Escalate

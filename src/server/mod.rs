@@ -57,9 +57,8 @@ pub use metrics::{ENDPOINTS, OTHER_ENDPOINT};
 pub use reload::{content_version, watch, ReloadFailure, Snapshot, Watcher, CONTENT_DIRS};
 pub use webhook::{DeliveryReport, Outbox};
 
-use crate::error::ErrorKind;
 use crate::text::Script;
-use crate::{Engine, Lang, Message, Reply};
+use crate::{Engine, Message, Reply};
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -469,6 +468,19 @@ impl ApiError {
         self.code
     }
 
+    /// The answer to a request the engine refuses: each kind of problem has its code.
+    fn bad_request(e: &crate::RequestError) -> ApiError {
+        use crate::RequestError as R;
+        let (status, code) = match e {
+            R::EmptyText => (StatusCode::UNPROCESSABLE_ENTITY, code::EMPTY_TEXT),
+            R::TextTooLong { .. } => (StatusCode::PAYLOAD_TOO_LARGE, code::TEXT_TOO_LONG),
+            R::UnknownLanguage(_) => (StatusCode::UNPROCESSABLE_ENTITY, code::UNKNOWN_LANGUAGE),
+            R::SessionId(_) => (StatusCode::UNPROCESSABLE_ENTITY, code::INVALID_SESSION_ID),
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, code::BAD_REQUEST),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+
     fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -843,25 +855,8 @@ fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Reply, A
             format!("text is {} bytes; the limit is {max_text}", msg.text.len()),
         ));
     }
-    let normalized = crate::text::normalize(&msg.text);
-    if normalized.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code::EMPTY_TEXT,
-            "text is empty",
-        ));
-    }
-    match msg.lang.as_deref() {
-        Some(tag) => {
-            if let Err(e) = tag.parse::<Lang>() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    code::UNKNOWN_LANGUAGE,
-                    user_message(&e),
-                ));
-            }
-        }
-        None => msg.lang = header_language(headers, &normalized),
+    if msg.lang.is_none() {
+        msg.lang = header_language(headers, &crate::text::normalize(&msg.text));
     }
     // The caller's id names a conversation in the API's own key space; the reply echoes
     // the id as given.
@@ -885,34 +880,26 @@ fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Reply, A
             .session_id
             .as_deref()
             .is_some_and(|key| snapshot.engine.sessions().get(key).escalated.is_some());
-    match snapshot.engine.try_respond(&msg) {
-        Ok(mut reply) => {
-            reply.session_id.clone_from(&given_session);
-            msg.session_id = given_session;
-            state.inner.metrics.observe_reply(&reply);
-            if !with_person {
-                chatwoot::queue_escalation(state, "api", &msg, &reply);
-            }
-            tracing::debug!(
-                decision = metrics::decision_str(reply.decision),
-                lang = reply.lang.code(),
-                answer_id = reply.answer_id.as_deref().unwrap_or("-"),
-                confidence = reply.confidence,
-                "reply"
-            );
-            tracing::trace!(text = %msg.text, "message");
-            Ok(reply)
-        }
-        Err(e) if e.is_user_error() => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code::BAD_REQUEST,
-            user_message(&e),
-        )),
-        Err(e) => {
-            tracing::error!(error = %e, "respond failed");
-            Err(ApiError::internal())
-        }
+    let request = msg.validate().map_err(|e| match e.request_error() {
+        Some(r) => ApiError::bad_request(r),
+        None => ApiError::internal(),
+    })?;
+    let mut reply = snapshot.engine.respond_to(&request);
+    reply.session_id.clone_from(&given_session);
+    msg.session_id = given_session;
+    state.inner.metrics.observe_reply(&reply);
+    if !with_person {
+        chatwoot::queue_escalation(state, "api", &msg, &reply);
     }
+    tracing::debug!(
+        decision = reply.decision.as_str(),
+        lang = reply.lang.code(),
+        answer_id = reply.answer_id.as_deref().unwrap_or("-"),
+        confidence = reply.confidence,
+        "reply"
+    );
+    tracing::trace!(text = %msg.text, "message");
+    Ok(reply)
 }
 
 async fn chatwoot_webhook(
@@ -1041,14 +1028,6 @@ fn parse_message(body: &[u8]) -> Result<Message, ApiError> {
         )
     })?;
     Ok(msg)
-}
-
-/// A user error's message without the kind prefix.
-fn user_message(e: &crate::Error) -> String {
-    match e.kind() {
-        ErrorKind::BadRequest(m) => m.clone(),
-        _ => e.to_string(),
-    }
 }
 
 async fn healthz() -> Json<Value> {

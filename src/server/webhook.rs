@@ -61,7 +61,7 @@ pub fn escalation_payload(source: &str, msg: &Message, reply: &Reply) -> Option<
         session_id: reply.session_id.as_deref().or(msg.session_id.as_deref()),
         rule: &esc.rule,
         queue: &esc.queue,
-        priority: &esc.priority,
+        priority: esc.priority.as_str(),
         lang: reply.lang.code(),
         text: &msg.text,
         reply: &reply.text,

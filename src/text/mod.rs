@@ -17,6 +17,9 @@ pub use script::{dominant_script, Script};
 
 use unicode_normalization::UnicodeNormalization;
 
+/// Words of a message that detection, retrieval and the rules look at; the rest is ignored.
+pub(crate) const MAX_QUERY_WORDS: usize = 64;
+
 /// Normalizes text for matching: NFC, case folding, removal of invisible format characters
 /// (ZWNJ, ZWJ, soft hyphen, bidi marks, BOM) and apostrophes, removal of combining accents (Greek tonos and
 /// diaeresis, Latin accents), Greek final sigma folded to `σ`, control characters turned into
