@@ -4,8 +4,6 @@
 //! Run: `cargo bench --bench respond`. The ratio that matters is respond / bare query.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sahaya::detect::detect;
-use sahaya::text::normalize;
 use sahaya::{Engine, Message};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -37,15 +35,7 @@ fn bench_content(c: &mut Criterion, name: &str, dir: &Path) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % MESSAGES.len();
-            let n = normalize(MESSAGES[i]);
-            let analyzer = detect(&n).candidates()[0].1;
-            let query = engine.retriever().prepare(analyzer, &n);
-            black_box(
-                engine
-                    .retriever()
-                    .bare_search(analyzer, &query.search_terms)
-                    .unwrap(),
-            )
+            black_box(sahaya::__bench::bare_query(&engine, MESSAGES[i]))
         })
     });
     group.finish();

@@ -226,18 +226,13 @@ impl Engine {
         self.calendar.as_ref()
     }
 
-    /// The Fluent bundles.
-    pub fn locales(&self) -> &Locales {
-        &self.locales
-    }
-
     /// The knowledge base.
     pub fn knowledge(&self) -> &KnowledgeBase {
         &self.kb
     }
 
     /// The search index (for benchmarks and diagnostics).
-    pub fn retriever(&self) -> &Retriever {
+    pub(crate) fn retriever(&self) -> &Retriever {
         &self.retriever
     }
 

@@ -46,7 +46,7 @@ impl Lang {
     }
 
     /// The analyzer for text in the native script.
-    pub fn analyzer(self) -> Analyzer {
+    pub(crate) fn analyzer(self) -> Analyzer {
         match self {
             Lang::Te => Analyzer::Telugu,
             Lang::El => Analyzer::Greek,
@@ -55,12 +55,26 @@ impl Lang {
     }
 
     /// The analyzer for the language typed in Latin letters, if it has its own script.
-    pub fn romanized_analyzer(self) -> Option<Analyzer> {
+    pub(crate) fn romanized_analyzer(self) -> Option<Analyzer> {
         match self {
             Lang::Te => Some(Analyzer::TeluguLatin),
             Lang::El => Some(Analyzer::Greeklish),
             Lang::En => None,
         }
+    }
+
+    /// Picks the reply language for an HTTP `Accept-Language` header or a list of tags
+    /// (`te-IN`, `el-GR,el;q=0.9,en;q=0.5`, `el`), negotiated with fluent-langneg against
+    /// the available locales. `None` when nothing requested is available: the caller then
+    /// detects the language from the text.
+    ///
+    /// ```
+    /// use sahaya::Lang;
+    /// assert_eq!(Lang::negotiate("el-GR,el;q=0.9,en;q=0.5"), Some(Lang::El));
+    /// assert_eq!(Lang::negotiate("fr-FR"), None);
+    /// ```
+    pub fn negotiate(accept_language: &str) -> Option<Lang> {
+        crate::locale::negotiate(accept_language)
     }
 
     /// Parses a language tag (`te`, `te-IN`, `el_GR`, `EN-us`) to a supported language.
@@ -80,7 +94,7 @@ impl Lang {
 
 impl Lang {
     /// The language an analyzer's field holds.
-    pub fn of(analyzer: Analyzer) -> Lang {
+    pub(crate) fn of(analyzer: Analyzer) -> Lang {
         match analyzer {
             Analyzer::English => Lang::En,
             Analyzer::Greek | Analyzer::Greeklish => Lang::El,

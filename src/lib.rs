@@ -72,32 +72,52 @@ pub mod calibrate;
 pub mod channel;
 mod config;
 mod decide;
-pub mod detect;
+mod detect;
 mod engine;
-pub mod error;
+mod error;
 pub mod hours;
 pub mod knowledge;
-pub mod lang;
-pub mod locale;
+mod lang;
+mod locale;
 mod model;
 mod render;
-pub mod retrieve;
-pub mod rules;
+mod retrieve;
+mod rules;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod session;
-#[cfg(feature = "mail")]
+#[cfg(feature = "state")]
 pub mod store;
 pub mod text;
 
 pub use config::{CalibrationConfig, Config, Thresholds};
 pub use engine::{check, Engine};
 pub use error::{Diagnostic, Error, ErrorKind, RequestError, Severity};
-pub use knowledge::{COMPLAINT_TAG, OUT_OF_SCOPE};
+pub use knowledge::{COMPLAINT_TAG, OUT_OF_SCOPE, SMALLTALK_TAG};
 pub use model::{
     Channel, Customer, Decision, Escalation, Formality, Lang, Message, Priority, Reply, Request,
     Suggestion, MAX_TEXT_BYTES,
 };
+pub use text::Script;
+
+/// Hooks for the `respond` benchmark: the retrieval stage's bare tantivy query, which the
+/// benchmark sets `respond` against. Not part of the API.
+#[doc(hidden)]
+pub mod __bench {
+    use crate::Engine;
+
+    /// Normalizes `text`, detects its language and runs the bare tantivy query of the
+    /// detected field; returns the number of hits.
+    pub fn bare_query(engine: &Engine, text: &str) -> usize {
+        let normalized = crate::text::normalize(text);
+        let analyzer = crate::detect::detect(&normalized).candidates()[0].1;
+        let query = engine.retriever().prepare(analyzer, &normalized);
+        engine
+            .retriever()
+            .bare_search(analyzer, &query.search_terms)
+            .map_or(0, |hits| hits.len())
+    }
+}
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -5,9 +5,9 @@
 //! per load and shared by all requests.
 
 use crate::error::Diagnostic;
-use crate::lang::{Formality, Lang};
+use crate::lang::Lang;
 use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use fluent_bundle::{FluentArgs, FluentResource};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -268,33 +268,6 @@ impl Locales {
         }
         None
     }
-
-    /// Formats message `id` in `lang`, falling back to English; `None` when no language has it.
-    pub fn format(
-        &self,
-        lang: Lang,
-        id: &str,
-        formality: Formality,
-        args: &[(&str, String)],
-    ) -> Option<String> {
-        for l in [lang, FALLBACK_LANG] {
-            let Some(bundle) = self.bundles.get(&l) else {
-                continue;
-            };
-            let Some(pattern) = bundle.get_message(id).and_then(|m| m.value()) else {
-                continue;
-            };
-            let mut fargs = FluentArgs::new();
-            fargs.set("formality", FluentValue::from(formality.as_str()));
-            for (k, v) in args {
-                fargs.set(*k, FluentValue::from(v.clone()));
-            }
-            let mut errors = Vec::new();
-            let text = bundle.format_pattern(pattern, Some(&fargs), &mut errors);
-            return Some(text.into_owned());
-        }
-        None
-    }
 }
 
 /// Each message's shape per locale, with where it is defined (file, line, column).
@@ -441,6 +414,26 @@ fn check_shapes(shapes: &Shapes, diags: &mut Vec<Diagnostic>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_forms_come_from_cldr() {
+        let (loc, diags) = Locales::load(Path::new(env!("CARGO_MANIFEST_DIR")));
+        assert!(diags.is_empty(), "{diags:?}");
+        for (lang, one, many) in [
+            (Lang::En, "1 working day", "3 working days"),
+            (Lang::El, "1 εργάσιμης ημέρας", "3 εργάσιμων ημερών"),
+        ] {
+            let fmt = |n: i64| {
+                let mut a = FluentArgs::new();
+                a.set("formality", "formal");
+                a.set("count", n);
+                loc.format_args(lang, "email-reply-time", &a, false)
+                    .unwrap()
+            };
+            assert!(fmt(1).contains(one), "{}", fmt(1));
+            assert!(fmt(3).contains(many), "{}", fmt(3));
+        }
+    }
 
     #[test]
     fn accept_language_is_negotiated() {

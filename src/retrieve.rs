@@ -655,15 +655,9 @@ impl Retriever {
             return Ok(Vec::new());
         }
         let query = self.tantivy_query(analyzer, terms);
-        Ok(self
-            .searcher
+        self.searcher
             .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())
-            .map_err(Error::index)?)
-    }
-
-    /// Topics ranked by confidence for a prepared query in the field of `analyzer`.
-    pub fn search(&self, analyzer: Analyzer, query: &PreparedQuery) -> Result<Vec<Scored>, Error> {
-        self.search_excluding(analyzer, query, None)
+            .map_err(Error::index)
     }
 
     /// The questions, alternates, keywords and romanized phrasings of the knowledge, each as
@@ -672,7 +666,8 @@ impl Retriever {
         &self.samples
     }
 
-    /// [`Retriever::search`] as if the knowledge text `exclude` (a [`Sample::source`]) were
+    /// Topics ranked by confidence for a prepared query in the field of `analyzer`, as if
+    /// the knowledge text `exclude` (a [`Sample::source`]) were
     /// not indexed: its phrasings neither match nor count in their topic's vocabulary. This
     /// is how calibration asks "would this phrasing be found by the others?".
     pub fn search_excluding(
@@ -797,16 +792,6 @@ impl Retriever {
         });
         Ok(ranked)
     }
-
-    /// Number of indexed phrasings (answers included).
-    pub fn len(&self) -> usize {
-        self.phrasings.len()
-    }
-
-    /// True when nothing is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.phrasings.is_empty()
-    }
 }
 
 /// Sum of the query weights of the ids both sorted lists share.
@@ -851,4 +836,43 @@ fn distinct(terms: Vec<Term>) -> Vec<Term> {
         .into_iter()
         .filter(|t| seen.insert(t.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query terms a word of `text` turns into in the field of `analyzer`.
+    fn search_terms(engine: &crate::Engine, analyzer: Analyzer, text: &str) -> Vec<String> {
+        engine
+            .retriever()
+            .prepare(analyzer, &crate::text::normalize(text))
+            .search_terms
+    }
+
+    #[test]
+    fn unknown_words_are_rescued_on_the_shipped_content() {
+        let engine =
+            crate::Engine::load(env!("CARGO_MANIFEST_DIR")).expect("shipped content loads");
+        // An English loanword in Latin letters inside Telugu: by its synonym group or its sound.
+        let terms = search_terms(&engine, Analyzer::Telugu, "consignment ఇప్పటికీ అందలేదు");
+        assert!(
+            terms
+                .iter()
+                .any(|t| t.starts_with('=') || t.starts_with('~')),
+            "{terms:?}"
+        );
+        let terms = search_terms(&engine, Analyzer::Telugu, "tracking పని చేయట్లేదు");
+        assert!(
+            terms.iter().any(|t| t.starts_with('~') || t == "track"),
+            "{terms:?}"
+        );
+        // A typo of a synonym counts as its group.
+        let terms = search_terms(&engine, Analyzer::English, "refnud");
+        assert_eq!(terms, ["=refund"]);
+        // A word of nothing the knowledge knows stays unknown: no n-gram or typo rescue is sent
+        // as a whole word.
+        let terms = search_terms(&engine, Analyzer::English, "xylophone");
+        assert!(terms.iter().all(|t| t.starts_with('#')), "{terms:?}");
+    }
 }

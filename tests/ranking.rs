@@ -4,7 +4,6 @@
 //! test, apart from the knowledge files; each must rank its topic first (answered, or the
 //! first suggestion). Off-topic messages with similar surface features must not be answered.
 
-use sahaya::text::{normalize, Analyzer};
 use sahaya::{Decision, Engine, Message};
 
 fn engine() -> Engine {
@@ -95,37 +94,4 @@ fn off_topic_messages_with_typos_and_loanwords_are_not_answered() {
         let (decision, top) = first_topic(&engine, text);
         assert_ne!(decision, Decision::Answer, "{text:?} answered with {top:?}");
     }
-}
-
-/// The query terms a word of `text` turns into in the field of `analyzer`.
-fn search_terms(engine: &Engine, analyzer: Analyzer, text: &str) -> Vec<String> {
-    engine
-        .retriever()
-        .prepare(analyzer, &normalize(text))
-        .search_terms
-}
-
-#[test]
-fn unknown_words_are_rescued_on_the_shipped_content() {
-    let engine = engine();
-    // An English loanword in Latin letters inside Telugu: by its synonym group or its sound.
-    let terms = search_terms(&engine, Analyzer::Telugu, "consignment ఇప్పటికీ అందలేదు");
-    assert!(
-        terms
-            .iter()
-            .any(|t| t.starts_with('=') || t.starts_with('~')),
-        "{terms:?}"
-    );
-    let terms = search_terms(&engine, Analyzer::Telugu, "tracking పని చేయట్లేదు");
-    assert!(
-        terms.iter().any(|t| t.starts_with('~') || t == "track"),
-        "{terms:?}"
-    );
-    // A typo of a synonym counts as its group.
-    let terms = search_terms(&engine, Analyzer::English, "refnud");
-    assert_eq!(terms, ["=refund"]);
-    // A word of nothing the knowledge knows stays unknown: no n-gram or typo rescue is sent
-    // as a whole word.
-    let terms = search_terms(&engine, Analyzer::English, "xylophone");
-    assert!(terms.iter().all(|t| t.starts_with('#')), "{terms:?}");
 }

@@ -86,6 +86,7 @@ impl Analyzer {
     }
 
     /// Normalizes `text` and returns its terms, in order, duplicates kept.
+    #[cfg(test)]
     pub fn analyze(self, text: &str) -> Vec<Term> {
         self.analyze_normalized(&normalize(text), usize::MAX)
     }

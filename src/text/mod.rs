@@ -1,9 +1,9 @@
-//! Text analysis shared by indexing and queries.
+//! Text normalization shared by indexing, queries and rules.
 //!
 //! Every string that reaches the index or a rule goes through [`normalize`] first, then
-//! through the [`Analyzer`] of its language, which turns it into the terms that are indexed
-//! and compared. Indexing and querying call the same functions, so a form typed by a
-//! customer and a form written by an editor meet in the same term.
+//! through the analyzer of its language (inside the crate), which turns it into the terms
+//! that are indexed and compared. Indexing and querying call the same functions, so a form
+//! typed by a customer and a form written by an editor meet in the same term.
 
 mod analyzer;
 mod greek;
@@ -12,7 +12,7 @@ mod script;
 mod telugu;
 pub(crate) mod translit;
 
-pub use analyzer::{Analyzer, Term, TermKind};
+pub(crate) use analyzer::{Analyzer, Term, TermKind};
 pub use script::{dominant_script, Script};
 
 use unicode_normalization::UnicodeNormalization;
