@@ -5,6 +5,7 @@ use crate::calibrate::{Calibration, Outcome};
 use crate::config::{Config, Thresholds};
 use crate::decide::{decide, Action, Findings, Policy};
 use crate::detect::{detect, Detection};
+use crate::error::Error;
 use crate::error::{Diagnostic, ErrorKind, Severity};
 use crate::hours::Calendar;
 use crate::knowledge::KnowledgeBase;
@@ -16,7 +17,6 @@ use crate::retrieve::{Retriever, Sample, Scored};
 use crate::rules::RuleSet;
 use crate::session::{Session, SessionStore};
 use crate::text::normalize;
-use crate::Error;
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -246,7 +246,7 @@ impl Engine {
     }
 
     /// Answers a message, or rejects a bad request ([`Message::validate`]): empty text,
-    /// text over [`MAX_TEXT_BYTES`](crate::MAX_TEXT_BYTES), an unknown language, a session
+    /// text over [`MAX_TEXT_BYTES`](crate::model::MAX_TEXT_BYTES), an unknown language, a session
     /// id that is too long or not printable, a bad time or time zone.
     pub fn try_respond(&self, msg: &Message) -> Result<Reply, Error> {
         let request = msg.validate()?;

@@ -63,7 +63,7 @@ pub enum RequestError {
     UnknownFormality(String),
     /// The session id is empty, too long or not printable.
     #[error("session_id: {0}")]
-    SessionId(#[from] crate::session::SessionIdError),
+    SessionId(#[from] SessionIdError),
     /// The time is not RFC 3339.
     #[error("`at` {at:?} is not an RFC 3339 time like 2026-11-25T09:30:00+02:00 ({reason})")]
     Time {
@@ -292,3 +292,59 @@ mod tests {
         );
     }
 }
+
+/// Why a session id (or key) is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionIdError {
+    /// The id is empty.
+    Empty,
+    /// The id is longer than the limit.
+    TooLong {
+        /// Its length in bytes.
+        bytes: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The id has a control character, a line break, a tab, a whitespace other than the
+    /// plain space, or an invisible formatting character (bidi controls, zero-width marks).
+    Forbidden {
+        /// The character.
+        ch: char,
+        /// Its byte offset in the id.
+        at: usize,
+    },
+    /// A scope of [`scoped_key`](crate::session::scoped_key) is not 1 to `max` ASCII
+    /// letters, digits, `-` or `_`.
+    BadScope {
+        /// The limit in bytes.
+        max: usize,
+    },
+}
+
+impl std::fmt::Display for SessionIdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionIdError::Empty => f.write_str("a session id cannot be empty"),
+            SessionIdError::TooLong { bytes, max } => {
+                write!(
+                    f,
+                    "a session id has at most {max} bytes; this one has {bytes}"
+                )
+            }
+            SessionIdError::Forbidden { ch, at } => write!(
+                f,
+                "a session id cannot contain U+{:04X} (at byte {at}): control characters, \
+                 line breaks, tabs, whitespace other than the space and invisible \
+                 formatting characters are not allowed",
+                u32::from(*ch)
+            ),
+            SessionIdError::BadScope { max } => write!(
+                f,
+                "a session scope is 1 to {max} ASCII letters, digits, '-' or '_'"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionIdError {}

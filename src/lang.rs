@@ -74,7 +74,17 @@ impl Lang {
     /// assert_eq!(Lang::negotiate("fr-FR"), None);
     /// ```
     pub fn negotiate(accept_language: &str) -> Option<Lang> {
-        crate::locale::negotiate(accept_language)
+        use fluent_langneg::{negotiate_languages, parse_accepted_languages, NegotiationStrategy};
+        let requested = parse_accepted_languages(accept_language);
+        let available: Vec<fluent_langneg::LanguageIdentifier> = Lang::ALL
+            .iter()
+            .filter_map(|l| l.code().parse().ok())
+            .collect();
+        let chosen =
+            negotiate_languages(&requested, &available, None, NegotiationStrategy::Filtering);
+        chosen
+            .first()
+            .and_then(|id| Lang::from_tag(&id.to_string()))
     }
 
     /// Parses a language tag (`te`, `te-IN`, `el_GR`, `EN-us`) to a supported language.
@@ -110,7 +120,7 @@ impl fmt::Display for Lang {
 }
 
 impl FromStr for Lang {
-    type Err = crate::Error;
+    type Err = crate::error::Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Lang::from_tag(s)
             .ok_or_else(|| crate::error::RequestError::UnknownLanguage(s.to_string()).into())
@@ -139,7 +149,7 @@ impl Formality {
 }
 
 impl FromStr for Formality {
-    type Err = crate::Error;
+    type Err = crate::error::Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "formal" => Ok(Formality::Formal),

@@ -61,21 +61,9 @@ pub const REQUIRED_MESSAGES: &[&str] = &[
 /// The language used when a message is missing in the reply's language.
 pub const FALLBACK_LANG: Lang = Lang::En;
 
-/// Picks the reply language for an HTTP `Accept-Language` header or a list of tags
-/// (`te-IN`, `el-GR,el;q=0.9,en;q=0.5`, `el`), negotiated with fluent-langneg against the
-/// available locales. `None` when nothing requested is available: the caller then detects
-/// the language from the text.
-pub fn negotiate(accept_language: &str) -> Option<Lang> {
-    use fluent_langneg::{negotiate_languages, parse_accepted_languages, NegotiationStrategy};
-    let requested = parse_accepted_languages(accept_language);
-    let available: Vec<fluent_langneg::LanguageIdentifier> = Lang::ALL
-        .iter()
-        .filter_map(|l| l.code().parse().ok())
-        .collect();
-    let chosen = negotiate_languages(&requested, &available, None, NegotiationStrategy::Filtering);
-    chosen
-        .first()
-        .and_then(|id| Lang::from_tag(&id.to_string()))
+/// Picks the reply language for an `Accept-Language` header: [`Lang::negotiate`].
+pub(crate) fn negotiate(accept_language: &str) -> Option<Lang> {
+    Lang::negotiate(accept_language)
 }
 
 /// The Fluent bundles of every language.

@@ -7,8 +7,7 @@
 //! a [`Request`] whose fields are typed, or says precisely what is wrong; the library, the
 //! server and the CLI all validate through it.
 
-use crate::error::{Error, RequestError};
-use crate::session::valid_session_key;
+use crate::error::{Error, RequestError, SessionIdError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -215,6 +214,79 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// Longest session id a caller may give, in bytes.
+pub const MAX_SESSION_ID_BYTES: usize = 128;
+
+/// Longest scope name of [`scoped_key`], in bytes.
+pub const MAX_SCOPE_BYTES: usize = 16;
+
+/// Longest key the engine keeps a session under: a scope, a colon and a session id.
+pub const MAX_SESSION_KEY_BYTES: usize = MAX_SCOPE_BYTES + 1 + MAX_SESSION_ID_BYTES;
+
+/// Checks a session id given by a caller: 1 to [`MAX_SESSION_ID_BYTES`] bytes, no control
+/// characters, no whitespace but the space, no invisible formatting characters. Every
+/// channel applies this same rule.
+pub fn valid_session_id(id: &str) -> Result<(), SessionIdError> {
+    check(id, MAX_SESSION_ID_BYTES)
+}
+
+/// Checks a key the engine keeps a session under: the rule of [`valid_session_id`], with
+/// room for a scope ([`MAX_SESSION_KEY_BYTES`]). [`crate::Engine::try_respond`] refuses
+/// other keys and [`crate::Engine::respond`] remembers nothing under them.
+pub fn valid_session_key(key: &str) -> Result<(), SessionIdError> {
+    check(key, MAX_SESSION_KEY_BYTES)
+}
+
+/// The key of session `id` in the key space `scope` (`api`, `chatwoot` …): `scope:id`,
+/// after checking `id` with [`valid_session_id`].
+pub fn scoped_key(scope: &str, id: &str) -> Result<String, SessionIdError> {
+    let scope_ok = !scope.is_empty()
+        && scope.len() <= MAX_SCOPE_BYTES
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !scope_ok {
+        return Err(SessionIdError::BadScope {
+            max: MAX_SCOPE_BYTES,
+        });
+    }
+    valid_session_id(id)?;
+    Ok(format!("{scope}:{id}"))
+}
+
+fn check(id: &str, max: usize) -> Result<(), SessionIdError> {
+    if id.is_empty() {
+        return Err(SessionIdError::Empty);
+    }
+    if id.len() > max {
+        return Err(SessionIdError::TooLong {
+            bytes: id.len(),
+            max,
+        });
+    }
+    match id.char_indices().find(|(_, c)| forbidden(*c)) {
+        Some((at, ch)) => Err(SessionIdError::Forbidden { ch, at }),
+        None => Ok(()),
+    }
+}
+
+/// Characters that do not print, or print as something else, in logs and help desks.
+fn forbidden(c: char) -> bool {
+    c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
 }
 
 /// A validated [`Message`]: every field typed and checked.

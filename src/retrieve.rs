@@ -22,11 +22,11 @@
 mod chargram;
 mod fuzzy;
 
+use crate::error::Error;
 use crate::knowledge::KnowledgeBase;
 use crate::lang::Lang;
 use crate::text::translit::{greek_to_latin, telugu_to_latin};
 use crate::text::{normalize, Analyzer, Term, TermKind};
-use crate::Error;
 use chargram::CharGrams;
 use fuzzy::FuzzyIndex;
 use std::collections::{HashMap, HashSet};
@@ -843,17 +843,17 @@ mod tests {
     use super::*;
 
     /// The query terms a word of `text` turns into in the field of `analyzer`.
-    fn search_terms(engine: &crate::Engine, analyzer: Analyzer, text: &str) -> Vec<String> {
-        engine
-            .retriever()
+    fn search_terms(retriever: &Retriever, analyzer: Analyzer, text: &str) -> Vec<String> {
+        retriever
             .prepare(analyzer, &crate::text::normalize(text))
             .search_terms
     }
 
     #[test]
     fn unknown_words_are_rescued_on_the_shipped_content() {
-        let engine =
-            crate::Engine::load(env!("CARGO_MANIFEST_DIR")).expect("shipped content loads");
+        let (kb, diags) = KnowledgeBase::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+        assert!(diags.is_empty(), "{diags:?}");
+        let engine = Retriever::build(&kb).expect("the shipped knowledge indexes");
         // An English loanword in Latin letters inside Telugu: by its synonym group or its sound.
         let terms = search_terms(&engine, Analyzer::Telugu, "consignment ఇప్పటికీ అందలేదు");
         assert!(

@@ -25,129 +25,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Longest session id a caller may give, in bytes.
-pub const MAX_SESSION_ID_BYTES: usize = 128;
-
-/// Longest scope name of [`scoped_key`], in bytes.
-pub const MAX_SCOPE_BYTES: usize = 16;
-
-/// Longest key the engine keeps a session under: a scope, a colon and a session id.
-pub const MAX_SESSION_KEY_BYTES: usize = MAX_SCOPE_BYTES + 1 + MAX_SESSION_ID_BYTES;
-
-/// Why a session id (or key) is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SessionIdError {
-    /// The id is empty.
-    Empty,
-    /// The id is longer than the limit.
-    TooLong {
-        /// Its length in bytes.
-        bytes: usize,
-        /// The limit in bytes.
-        max: usize,
-    },
-    /// The id has a control character, a line break, a tab, a whitespace other than the
-    /// plain space, or an invisible formatting character (bidi controls, zero-width marks).
-    Forbidden {
-        /// The character.
-        ch: char,
-        /// Its byte offset in the id.
-        at: usize,
-    },
-    /// A scope of [`scoped_key`] is not 1 to [`MAX_SCOPE_BYTES`] ASCII letters, digits,
-    /// `-` or `_`.
-    BadScope,
-}
-
-impl std::fmt::Display for SessionIdError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SessionIdError::Empty => f.write_str("a session id cannot be empty"),
-            SessionIdError::TooLong { bytes, max } => {
-                write!(
-                    f,
-                    "a session id has at most {max} bytes; this one has {bytes}"
-                )
-            }
-            SessionIdError::Forbidden { ch, at } => write!(
-                f,
-                "a session id cannot contain U+{:04X} (at byte {at}): control characters, \
-                 line breaks, tabs, whitespace other than the space and invisible \
-                 formatting characters are not allowed",
-                u32::from(*ch)
-            ),
-            SessionIdError::BadScope => write!(
-                f,
-                "a session scope is 1 to {MAX_SCOPE_BYTES} ASCII letters, digits, '-' or '_'"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for SessionIdError {}
-
-/// Checks a session id given by a caller: 1 to [`MAX_SESSION_ID_BYTES`] bytes, no control
-/// characters, no whitespace but the space, no invisible formatting characters. Every
-/// channel applies this same rule.
-pub fn valid_session_id(id: &str) -> Result<(), SessionIdError> {
-    check(id, MAX_SESSION_ID_BYTES)
-}
-
-/// Checks a key the engine keeps a session under: the rule of [`valid_session_id`], with
-/// room for a scope ([`MAX_SESSION_KEY_BYTES`]). [`crate::Engine::try_respond`] refuses
-/// other keys and [`crate::Engine::respond`] remembers nothing under them.
-pub fn valid_session_key(key: &str) -> Result<(), SessionIdError> {
-    check(key, MAX_SESSION_KEY_BYTES)
-}
-
-/// The key of session `id` in the key space `scope` (`api`, `chatwoot` …): `scope:id`,
-/// after checking `id` with [`valid_session_id`].
-pub fn scoped_key(scope: &str, id: &str) -> Result<String, SessionIdError> {
-    let scope_ok = !scope.is_empty()
-        && scope.len() <= MAX_SCOPE_BYTES
-        && scope
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !scope_ok {
-        return Err(SessionIdError::BadScope);
-    }
-    valid_session_id(id)?;
-    Ok(format!("{scope}:{id}"))
-}
-
-fn check(id: &str, max: usize) -> Result<(), SessionIdError> {
-    if id.is_empty() {
-        return Err(SessionIdError::Empty);
-    }
-    if id.len() > max {
-        return Err(SessionIdError::TooLong {
-            bytes: id.len(),
-            max,
-        });
-    }
-    match id.char_indices().find(|(_, c)| forbidden(*c)) {
-        Some((at, ch)) => Err(SessionIdError::Forbidden { ch, at }),
-        None => Ok(()),
-    }
-}
-
-/// Characters that do not print, or print as something else, in logs and help desks.
-fn forbidden(c: char) -> bool {
-    c.is_control()
-        || (c.is_whitespace() && c != ' ')
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{061C}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
-}
+pub use crate::error::SessionIdError;
+pub use crate::model::{
+    scoped_key, valid_session_id, valid_session_key, MAX_SCOPE_BYTES, MAX_SESSION_ID_BYTES,
+    MAX_SESSION_KEY_BYTES,
+};
 
 /// What is remembered about one conversation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -414,8 +296,18 @@ mod tests {
         assert_eq!(longest.len(), MAX_SESSION_KEY_BYTES);
         assert_eq!(valid_session_key(&longest), Ok(()));
         assert!(scoped_key("api", &"x".repeat(MAX_SESSION_ID_BYTES + 1)).is_err());
-        assert_eq!(scoped_key("a:b", "x"), Err(SessionIdError::BadScope));
-        assert_eq!(scoped_key("", "x"), Err(SessionIdError::BadScope));
+        assert_eq!(
+            scoped_key("a:b", "x"),
+            Err(SessionIdError::BadScope {
+                max: MAX_SCOPE_BYTES
+            })
+        );
+        assert_eq!(
+            scoped_key("", "x"),
+            Err(SessionIdError::BadScope {
+                max: MAX_SCOPE_BYTES
+            })
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `IMMEDIATE` transaction, so two concurrent `sahaya mail` runs for the same sender cannot
 //! both reply). A multi-replica deployment can implement [`Store`] on a shared database.
 
-use crate::Error;
+use crate::error::Error;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::Mutex;

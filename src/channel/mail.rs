@@ -14,10 +14,10 @@
 //! (the customer still gets the reply; see [`usable_id`]).
 
 use crate::channel::address::{self, Envelope};
+use crate::engine::Engine;
+use crate::error::Error;
 use crate::model::{Customer, Decision, Message};
 use crate::store::{Claim, Store};
-use crate::Engine;
-use crate::Error;
 use chrono::{DateTime, Utc};
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
@@ -202,7 +202,7 @@ pub enum Outcome {
         /// The whole message, CRLF line endings.
         message: Vec<u8>,
         /// The engine's reply that makes up the body.
-        reply: Box<crate::Reply>,
+        reply: Box<crate::model::Reply>,
     },
     /// No reply is due.
     Skip(Skip),
@@ -550,9 +550,9 @@ fn cap_chars(text: &str, max: usize) -> String {
 /// The reply to an email. Rules see the whole text (a threat anywhere counts); the answer
 /// comes from whichever part asks the question: an email wraps it in greetings, context and
 /// a signature that would drown it if searched as one block.
-fn best_reply(engine: &Engine, base: &Message, subject: &str, body: &str) -> crate::Reply {
+fn best_reply(engine: &Engine, base: &Message, subject: &str, body: &str) -> crate::model::Reply {
     // Greetings and thanks are how emails open and close, not what they ask.
-    let smalltalk = |r: &crate::Reply| {
+    let smalltalk = |r: &crate::model::Reply| {
         r.answer_id
             .as_deref()
             .and_then(|id| engine.knowledge().get(id))
@@ -565,7 +565,7 @@ fn best_reply(engine: &Engine, base: &Message, subject: &str, body: &str) -> cra
         return whole;
     }
     let fresh = fresh_text(body);
-    let mut best: Option<crate::Reply> = None;
+    let mut best: Option<crate::model::Reply> = None;
     let candidates = std::iter::once(subject.to_string()).chain(segments(&fresh));
     for segment in candidates {
         if crate::text::words(&crate::text::normalize(&segment)).count() < 2 {
@@ -579,7 +579,7 @@ fn best_reply(engine: &Engine, base: &Message, subject: &str, body: &str) -> cra
                 .or_else(|| Some(whole.lang.code().to_string())),
             ..base.clone()
         });
-        let rank = |r: &crate::Reply| match r.decision {
+        let rank = |r: &crate::model::Reply| match r.decision {
             _ if smalltalk(r) => 0,
             Decision::Escalate | Decision::Answer => 2,
             Decision::Clarify => 1,
