@@ -1,0 +1,318 @@
+//! Querying: a message analyzed like the phrasings, tantivy's BM25 for candidates, and the
+//! confidence of each candidate topic in [0, 1].
+
+use super::*;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::DocAddress;
+
+impl Retriever {
+    /// Analyzes normalized text for the field of `analyzer`, as queries do: every term counts
+    /// for scoring, but tantivy is asked only for known words and for the n-grams of words
+    /// the field does not know (typos, unseen inflections), which keeps the query small.
+    ///
+    /// A word the field does not know may still be found: as a loanword by its sound (Latin
+    /// letters in Telugu text), or as a typo of a known word or synonym; it then counts as
+    /// that term, without its n-grams.
+    pub fn prepare(&self, analyzer: Analyzer, normalized: &str) -> PreparedQuery {
+        let fd = &self.fields[&analyzer];
+        let mut q = PreparedQuery {
+            normalized: normalized.to_string(),
+            ..PreparedQuery::default()
+        };
+        let mut seen: HashSet<Term> = HashSet::new();
+        for word in crate::text::words(normalized).take(MAX_QUERY_WORDS) {
+            let mut terms = analyzer.analyze_normalized(word, 1);
+            let key = match terms.pop() {
+                Some(t) if TermKind::of(&t) == TermKind::Word => fd.canonical(t),
+                Some(t) => {
+                    terms.push(t);
+                    String::new()
+                }
+                None => String::new(),
+            };
+            let word_known = fd.ids.contains_key(&key);
+            if !key.is_empty() && !word_known {
+                if let Some((term, weight)) = self.rescue(analyzer, word, &key) {
+                    if seen.insert(term.clone()) {
+                        if let Some(&id) = fd.ids.get(&term) {
+                            q.known.push((id, weight));
+                            q.total_weight += weight;
+                            q.search_terms.push(term);
+                        }
+                    }
+                    continue;
+                }
+            }
+            if !key.is_empty() {
+                terms.push(key);
+            }
+            for t in terms {
+                if !seen.insert(t.clone()) {
+                    continue;
+                }
+                let kind = TermKind::of(&t);
+                match fd.ids.get(&t) {
+                    Some(&id) => {
+                        let w = fd.weights[id as usize];
+                        q.known.push((id, w));
+                        q.total_weight += w;
+                        if kind != TermKind::Gram || !word_known {
+                            q.search_terms.push(t);
+                        }
+                    }
+                    None => {
+                        q.total_weight += match kind {
+                            TermKind::Gram => fd.unknown_gram,
+                            _ => fd.unknown_word,
+                        };
+                    }
+                }
+            }
+        }
+        q.known.sort_unstable_by_key(|(id, _)| *id);
+        q.known.dedup_by_key(|(id, _)| *id);
+        q
+    }
+
+    /// A known term for a word the field does not know, with the weight it counts for: the
+    /// loanword skeleton of a Latin word in Telugu text, else the known word or synonym one
+    /// edit away (preferring the same first letter, then the more common word).
+    fn rescue(&self, analyzer: Analyzer, word: &str, key: &str) -> Option<(Term, f32)> {
+        let fd = &self.fields[&analyzer];
+        for sound in analyzer.query_sound_keys(word) {
+            if let Some(&id) = fd.ids.get(&sound) {
+                return Some((sound, fd.weights[id as usize]));
+            }
+        }
+        if TermKind::of(key) != TermKind::Word {
+            return None;
+        }
+        let first = key.chars().next();
+        let (id, _) = fd.fuzzy.lookup(key).into_iter().min_by(|a, b| {
+            let other_first = |k: &[char]| k.first().copied() != first;
+            other_first(a.1)
+                .cmp(&other_first(b.1))
+                .then(fd.weights[a.0 as usize].total_cmp(&fd.weights[b.0 as usize]))
+        })?;
+        Some((
+            fd.names[id as usize].clone(),
+            fd.weights[id as usize] * FUZZY_FACTOR,
+        ))
+    }
+
+    fn tantivy_query(&self, analyzer: Analyzer, terms: &[Term]) -> BooleanQuery {
+        let field = self.fields[&analyzer].field;
+        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+            .iter()
+            .map(|t| {
+                let q = TermQuery::new(
+                    tantivy::Term::from_field_text(field, t),
+                    IndexRecordOption::WithFreqs,
+                );
+                (Occur::Should, Box::new(q) as Box<dyn Query>)
+            })
+            .collect();
+        BooleanQuery::new(clauses)
+    }
+
+    /// Runs only the tantivy part of [`Retriever::search`]: the BM25 top candidates.
+    /// Exposed for benchmarks that compare the whole pipeline with a bare index query.
+    pub fn bare_search(
+        &self,
+        analyzer: Analyzer,
+        terms: &[Term],
+    ) -> Result<Vec<(f32, DocAddress)>, Error> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = self.tantivy_query(analyzer, terms);
+        self.searcher
+            .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())
+            .map_err(Error::index)
+    }
+
+    /// Topics ranked by confidence for a prepared query in the field of `analyzer`, as if
+    /// the knowledge text `exclude` (a [`Sample::source`]) were
+    /// not indexed: its phrasings neither match nor count in their topic's vocabulary. This
+    /// is how calibration asks "would this phrasing be found by the others?".
+    pub fn search_excluding(
+        &self,
+        analyzer: Analyzer,
+        query: &PreparedQuery,
+        exclude: Option<u32>,
+    ) -> Result<Vec<Scored>, Error> {
+        let hits = self.bare_search(analyzer, &query.search_terms)?;
+        if query.total_weight <= 0.0 {
+            return Ok(Vec::new());
+        }
+        let fd = &self.fields[&analyzer];
+        let excluded = |p: u32| exclude.is_some_and(|s| self.phrasings[p as usize].source == s);
+        // Character n-gram similarity of every phrasing of the field.
+        let mut similarity = vec![0.0f32; self.phrasings.len()];
+        fd.chargrams
+            .similarities(&query.normalized, &mut similarity, excluded);
+        // Distinct topics in BM25 order; only the best few are worth re-scoring. The topics
+        // closest by n-grams join them: a spelling BM25 misses may still be near.
+        let mut candidates: Vec<usize> = Vec::with_capacity(MAX_TOPICS + CHARGRAM_CANDIDATES);
+        for (_, addr) in &hits {
+            let pid = self.pid_by_doc[addr.segment_ord as usize][addr.doc_id as usize];
+            let topic = self.phrasings[pid as usize].topic;
+            if !candidates.contains(&topic) {
+                candidates.push(topic);
+                if candidates.len() == MAX_TOPICS {
+                    break;
+                }
+            }
+        }
+        let mut ngrams = vec![0.0f32; fd.topics.len()];
+        for (pid, &sim) in similarity.iter().enumerate() {
+            if sim > 0.0 {
+                let t = self.phrasings[pid].topic;
+                ngrams[t] = ngrams[t].max(sim);
+            }
+        }
+        let mut by_ngrams: Vec<usize> = (0..ngrams.len()).filter(|&t| ngrams[t] > 0.0).collect();
+        by_ngrams.sort_by(|&a, &b| ngrams[b].total_cmp(&ngrams[a]).then(a.cmp(&b)));
+        for &topic in by_ngrams.iter().take(CHARGRAM_CANDIDATES) {
+            if !candidates.contains(&topic) {
+                candidates.push(topic);
+            }
+        }
+        // Matched weight of every phrasing of the candidates, from the postings of the
+        // message's terms: a topic's phrasings have consecutive ids, so each posting list is
+        // entered by binary search at the topic's first phrasing.
+        let mut offsets = Vec::with_capacity(candidates.len() + 1);
+        offsets.push(0);
+        for &topic in &candidates {
+            offsets.push(offsets.last().copied().unwrap_or(0) + fd.topics[topic].phrasings.len());
+        }
+        let mut matched = vec![0.0f32; offsets.last().copied().unwrap_or(0)];
+        // With a phrasing left out, a topic's vocabulary is what its other phrasings have.
+        let mut vocabulary_without = vec![0.0f32; candidates.len()];
+        for &(term, w) in &query.known {
+            let Some(post) = fd.postings.get(term as usize) else {
+                continue;
+            };
+            for (ci, &topic) in candidates.iter().enumerate() {
+                let ph = &fd.topics[topic].phrasings;
+                let (Some(&lo), Some(&hi)) = (ph.first(), ph.last()) else {
+                    continue;
+                };
+                let start = post.partition_point(|&p| (p as usize) < lo);
+                let mut in_topic = false;
+                for &p in post[start..].iter().take_while(|&&p| p as usize <= hi) {
+                    if let Ok(i) = ph.binary_search(&(p as usize)) {
+                        if !excluded(p) {
+                            matched[offsets[ci] + i] += w;
+                            in_topic = true;
+                        }
+                    }
+                }
+                if in_topic {
+                    vocabulary_without[ci] += w;
+                }
+            }
+        }
+        let mut ranked = Vec::with_capacity(candidates.len());
+        for (ci, &topic) in candidates.iter().enumerate() {
+            let tt = &fd.topics[topic];
+            let mut phrasing_score = 0.0f32;
+            let mut ngram_score = 0.0f32;
+            for (i, &pid) in tt.phrasings.iter().enumerate() {
+                ngram_score = ngram_score.max(similarity[pid]);
+                let p = &self.phrasings[pid];
+                let matched = matched[offsets[ci] + i];
+                if matched <= 0.0 || p.total_weight <= 0.0 {
+                    continue;
+                }
+                let q_cov = (matched / query.total_weight).min(1.0);
+                let p_cov = (matched / p.total_weight).min(1.0);
+                // Geometric mean: both the message and the phrasing must be mostly covered.
+                let mut score = (q_cov * p_cov).sqrt();
+                if p.kind == PhrasingKind::Keyword {
+                    score *= KEYWORD_FACTOR;
+                }
+                phrasing_score = phrasing_score.max(score);
+            }
+            let vocabulary = match exclude {
+                Some(_) => vocabulary_without[ci],
+                None => overlap(&query.known, &tt.vocabulary),
+            } / query.total_weight;
+            let answer = overlap(&query.known, &tt.answer) / query.total_weight;
+            let words = PHRASING_SHARE * phrasing_score
+                + VOCABULARY_SHARE * vocabulary
+                + ANSWER_SHARE * answer;
+            let share = chargram_share(analyzer);
+            let confidence = ((1.0 - share) * words + share * ngram_score).min(1.0);
+            ranked.push(Scored {
+                topic,
+                confidence,
+                analyzer,
+            });
+        }
+        ranked.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then(a.topic.cmp(&b.topic))
+        });
+        Ok(ranked)
+    }
+}
+
+/// Sum of the query weights of the ids both sorted lists share.
+fn overlap(query: &[(TermId, f32)], ids: &[TermId]) -> f32 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < query.len() && j < ids.len() {
+        match query[i].0.cmp(&ids[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += query[i].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query terms a word of `text` turns into in the field of `analyzer`.
+    fn search_terms(retriever: &Retriever, analyzer: Analyzer, text: &str) -> Vec<String> {
+        retriever
+            .prepare(analyzer, &crate::text::normalize(text))
+            .search_terms
+    }
+
+    #[test]
+    fn unknown_words_are_rescued_on_the_shipped_content() {
+        let (kb, diags) = KnowledgeBase::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+        assert!(diags.is_empty(), "{diags:?}");
+        let engine = Retriever::build(&kb).expect("the shipped knowledge indexes");
+        // An English loanword in Latin letters inside Telugu: by its synonym group or its sound.
+        let terms = search_terms(&engine, Analyzer::Telugu, "consignment ఇప్పటికీ అందలేదు");
+        assert!(
+            terms
+                .iter()
+                .any(|t| t.starts_with('=') || t.starts_with('~')),
+            "{terms:?}"
+        );
+        let terms = search_terms(&engine, Analyzer::Telugu, "tracking పని చేయట్లేదు");
+        assert!(
+            terms.iter().any(|t| t.starts_with('~') || t == "track"),
+            "{terms:?}"
+        );
+        // A typo of a synonym counts as its group.
+        let terms = search_terms(&engine, Analyzer::English, "refnud");
+        assert_eq!(terms, ["=refund"]);
+        // A word of nothing the knowledge knows stays unknown: no n-gram or typo rescue is sent
+        // as a whole word.
+        let terms = search_terms(&engine, Analyzer::English, "xylophone");
+        assert!(terms.iter().all(|t| t.starts_with('#')), "{terms:?}");
+    }
+}
