@@ -1158,6 +1158,102 @@ escalate = { queue = "support" }
     }
 
     #[test]
+    fn the_trace_names_what_matched() {
+        let set = rules(
+            r#"
+[[rule]]
+id = "combo"
+priority = 5
+[rule.when]
+any = [ { phrases.en = ["x ray"] }, { all = [ { shouting = true }, { not = { phrases.en = ["ok"] } } ] } ]
+[rule.then]
+escalate = { queue = "support" }
+
+[[rule]]
+id = "facts"
+priority = 4
+[rule.when]
+regex = ["nothing", "fine"]
+decision = ["answer", "clarify"]
+confidence_above = 0.5
+confidence_below = 0.95
+topic = ["track_parcel"]
+topic_tag = ["other", "complaint"]
+lang = ["en"]
+channel = ["EMAIL"]
+tier = ["business"]
+region = ["gr"]
+fallbacks_in_a_row = 2
+turns_at_least = 3
+escalated_before = false
+shouting = true
+open = true
+holiday = false
+[rule.then]
+tags = ["t"]
+
+[[rule]]
+id = "negated"
+priority = 3
+[rule.when]
+not = { any = [ { phrases.el_latn = ["dikigoro"] }, { escalated_before = true } ] }
+[rule.then]
+formal = true
+message = "m"
+suppress_answer = true
+raise_priority = true
+stop = true
+
+[[rule]]
+id = "after_stop"
+[rule.when]
+open = true
+[rule.then]
+formal = true
+"#,
+        );
+        let text = "THIS IS NOT FINE AT ALL";
+        let n = normalize(text);
+        let tags = ["complaint".to_string()];
+        let out = set.evaluate(&Facts {
+            original: text,
+            normalized: &n,
+            decision: Decision::Answer,
+            confidence: 0.876,
+            topic: Some(("track_parcel", &tags)),
+            lang: Lang::En,
+            channel: Some("email"),
+            tier: Some("Business"),
+            region: "GR",
+            fallbacks_in_a_row: 2,
+            turn: 3,
+            escalated_before: false,
+            open: true,
+            holiday: false,
+        });
+        assert_eq!(
+            out.trace,
+            [
+                "rule combo (priority 5): shouting and not (1 phrases) → escalate to support (normal)",
+                "rule facts (priority 4): regex /fine/ and search decided answer and \
+                 confidence 0.88 < 0.95 and confidence 0.88 ≥ 0.5 and topic track_parcel and \
+                 topic track_parcel tagged complaint and language en and channel email and \
+                 tier Business and region GR and 2 unanswered messages in a row and \
+                 message 3 of the session and never went to a person and shouting and \
+                 open now and not a holiday → tags only",
+                "rule negated (priority 3): not (any of 2) → raise priority, formal, message m, \
+                 no knowledge answer",
+                "rule negated: stop",
+            ]
+        );
+        let out = run(&set, "an x ray");
+        assert_eq!(
+            out.trace[0],
+            "rule combo (priority 5): phrase «x ray» (en) → escalate to support (normal)"
+        );
+    }
+
+    #[test]
     fn shouting() {
         assert!(is_shouting("WHERE IS MY PARCEL"));
         assert!(is_shouting("where is it!!!"));
