@@ -5,6 +5,7 @@ use super::Facts;
 use crate::lang::Lang;
 use crate::model::Decision;
 use regex::Regex;
+use std::fmt;
 
 #[derive(Debug, Clone)]
 pub(super) enum Condition {
@@ -31,127 +32,158 @@ pub(super) enum Condition {
 }
 
 impl Condition {
-    /// `Some(why)` when the condition holds.
-    pub(super) fn eval(&self, f: &Facts<'_>, w: &Words<'_>) -> Option<String> {
+    /// True when the condition holds. Nothing is formatted here: most conditions do not
+    /// hold, and [`Condition::why`] explains the ones that do.
+    pub(super) fn holds(&self, f: &Facts<'_>, w: &Words<'_>) -> bool {
         use Condition::*;
-        let yes = |b: bool, why: String| if b { Some(why) } else { None };
         match self {
-            All(list) => {
-                let mut parts = Vec::with_capacity(list.len());
-                for c in list {
-                    parts.push(c.eval(f, w)?);
-                }
-                Some(parts.join(" and "))
-            }
-            Any(list) => list.iter().find_map(|c| c.eval(f, w)),
-            Not(c) => match c.eval(f, w) {
-                Some(_) => None,
-                None => Some(format!("not ({})", c.describe())),
-            },
-            Phrases(index) => index
-                .find(w)
-                .map(|p| format!("phrase «{}» ({})", p.source, p.list)),
-            Regex(list) => list
-                .iter()
-                .find(|r| r.is_match(f.normalized))
-                .map(|r| format!("regex /{}/", r.as_str())),
-            Decision(list) => yes(
-                list.contains(&f.decision),
-                format!("search decided {}", f.decision),
-            ),
-            ConfidenceBelow(x) => yes(
-                f.confidence < *x,
-                format!("confidence {:.2} < {x}", f.confidence),
-            ),
-            ConfidenceAbove(x) => yes(
-                f.confidence >= *x,
-                format!("confidence {:.2} ≥ {x}", f.confidence),
-            ),
-            Topic(ids) => f
+            All(list) => list.iter().all(|c| c.holds(f, w)),
+            Any(list) => list.iter().any(|c| c.holds(f, w)),
+            Not(c) => !c.holds(f, w),
+            Phrases(index) => index.find(w).is_some(),
+            Regex(list) => list.iter().any(|r| r.is_match(f.normalized)),
+            Decision(list) => list.contains(&f.decision),
+            ConfidenceBelow(x) => f.confidence < *x,
+            ConfidenceAbove(x) => f.confidence >= *x,
+            Topic(ids) => f.topic.is_some_and(|(id, _)| ids.iter().any(|i| i == id)),
+            TopicTag(tags) => f
                 .topic
-                .filter(|(id, _)| ids.iter().any(|i| i == id))
-                .map(|(id, _)| format!("topic {id}")),
-            TopicTag(tags) => f.topic.and_then(|(id, t)| {
-                t.iter()
-                    .find(|tag| tags.contains(tag))
-                    .map(|tag| format!("topic {id} tagged {tag}"))
-            }),
-            Lang(langs) => yes(langs.contains(&f.lang), format!("language {}", f.lang)),
-            Channel(list) => f
-                .channel
-                .filter(|c| list.iter().any(|x| x.eq_ignore_ascii_case(c)))
-                .map(|c| format!("channel {c}")),
-            Tier(list) => f
-                .tier
-                .filter(|t| list.iter().any(|x| x.eq_ignore_ascii_case(t)))
-                .map(|t| format!("tier {t}")),
-            Region(list) => yes(
-                list.iter().any(|x| x.eq_ignore_ascii_case(f.region)),
-                format!("region {}", f.region),
-            ),
-            FallbacksInARow(n) => yes(
-                f.fallbacks_in_a_row >= *n,
-                format!("{} unanswered messages in a row", f.fallbacks_in_a_row),
-            ),
-            TurnsAtLeast(n) => yes(f.turn >= *n, format!("message {} of the session", f.turn)),
-            EscalatedBefore(b) => yes(
-                f.escalated_before == *b,
-                if *b {
-                    "went to a person before".into()
-                } else {
-                    "never went to a person".into()
-                },
-            ),
-            Shouting(b) => yes(
-                is_shouting(f.original) == *b,
-                if *b {
-                    "shouting".into()
-                } else {
-                    "not shouting".into()
-                },
-            ),
-            Open(b) => yes(
-                f.open == *b,
-                if f.open {
-                    "open now".into()
-                } else {
-                    "closed now".into()
-                },
-            ),
-            Holiday(b) => yes(
-                f.holiday == *b,
-                if f.holiday {
-                    "public holiday".into()
-                } else {
-                    "not a holiday".into()
-                },
-            ),
+                .is_some_and(|(_, t)| t.iter().any(|tag| tags.contains(tag))),
+            Lang(langs) => langs.contains(&f.lang),
+            Channel(list) => f.channel.is_some_and(|c| one_of(list, c)),
+            Tier(list) => f.tier.is_some_and(|t| one_of(list, t)),
+            Region(list) => one_of(list, f.region),
+            FallbacksInARow(n) => f.fallbacks_in_a_row >= *n,
+            TurnsAtLeast(n) => f.turn >= *n,
+            EscalatedBefore(b) => f.escalated_before == *b,
+            Shouting(b) => is_shouting(f.original) == *b,
+            Open(b) => f.open == *b,
+            Holiday(b) => f.holiday == *b,
         }
     }
 
-    fn describe(&self) -> String {
+    /// Why a condition that [holds](Condition::holds) does, for the trace: the path that
+    /// matched (the first matching branch of an `any`, the phrase or regex found), written
+    /// only when displayed.
+    pub(super) fn why<'a>(&'a self, facts: &'a Facts<'a>, words: &'a Words<'a>) -> Why<'a> {
+        Why {
+            cond: self,
+            facts,
+            words,
+        }
+    }
+
+    /// What the condition asks, without the facts (for `not`, which holds when nothing
+    /// matched).
+    fn describe(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Condition::*;
         match self {
-            All(l) => format!("all of {}", l.len()),
-            Any(l) => format!("any of {}", l.len()),
-            Not(c) => format!("not ({})", c.describe()),
-            Phrases(l) => format!("{} phrases", l.phrases.len()),
-            Regex(l) => format!("{} regexes", l.len()),
-            Decision(_) => "decision".into(),
-            ConfidenceBelow(x) => format!("confidence < {x}"),
-            ConfidenceAbove(x) => format!("confidence ≥ {x}"),
-            Topic(t) => format!("topic {}", t.join("|")),
-            TopicTag(t) => format!("topic tag {}", t.join("|")),
-            Lang(_) => "language".into(),
-            Channel(c) => format!("channel {}", c.join("|")),
-            Tier(t) => format!("tier {}", t.join("|")),
-            Region(r) => format!("region {}", r.join("|")),
-            FallbacksInARow(n) => format!("{n} fallbacks in a row"),
-            TurnsAtLeast(n) => format!("turn ≥ {n}"),
-            EscalatedBefore(_) => "escalated before".into(),
-            Shouting(_) => "shouting".into(),
-            Open(_) => "open".into(),
-            Holiday(_) => "holiday".into(),
+            All(l) => write!(out, "all of {}", l.len()),
+            Any(l) => write!(out, "any of {}", l.len()),
+            Not(c) => {
+                out.write_str("not (")?;
+                c.describe(out)?;
+                out.write_str(")")
+            }
+            Phrases(l) => write!(out, "{} phrases", l.phrases.len()),
+            Regex(l) => write!(out, "{} regexes", l.len()),
+            Decision(_) => out.write_str("decision"),
+            ConfidenceBelow(x) => write!(out, "confidence < {x}"),
+            ConfidenceAbove(x) => write!(out, "confidence ≥ {x}"),
+            Topic(t) => write!(out, "topic {}", t.join("|")),
+            TopicTag(t) => write!(out, "topic tag {}", t.join("|")),
+            Lang(_) => out.write_str("language"),
+            Channel(c) => write!(out, "channel {}", c.join("|")),
+            Tier(t) => write!(out, "tier {}", t.join("|")),
+            Region(r) => write!(out, "region {}", r.join("|")),
+            FallbacksInARow(n) => write!(out, "{n} fallbacks in a row"),
+            TurnsAtLeast(n) => write!(out, "turn ≥ {n}"),
+            EscalatedBefore(_) => out.write_str("escalated before"),
+            Shouting(_) => out.write_str("shouting"),
+            Open(_) => out.write_str("open"),
+            Holiday(_) => out.write_str("holiday"),
+        }
+    }
+}
+
+/// `value` is one of `list`, ignoring ASCII case.
+fn one_of(list: &[String], value: &str) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(value))
+}
+
+/// The explanation of a condition that holds, formatted when the trace line is written.
+pub(super) struct Why<'a> {
+    cond: &'a Condition,
+    facts: &'a Facts<'a>,
+    words: &'a Words<'a>,
+}
+
+impl<'a> fmt::Display for Why<'a> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Condition::*;
+        let (f, w) = (self.facts, self.words);
+        let why = |c: &'a Condition| c.why(f, w);
+        match self.cond {
+            All(list) => {
+                for (i, c) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.write_str(" and ")?;
+                    }
+                    write!(out, "{}", why(c))?;
+                }
+                Ok(())
+            }
+            Any(list) => match list.iter().find(|c| c.holds(f, w)) {
+                Some(c) => write!(out, "{}", why(c)),
+                None => Ok(()),
+            },
+            Not(c) => {
+                out.write_str("not (")?;
+                c.describe(out)?;
+                out.write_str(")")
+            }
+            Phrases(index) => match index.find(w) {
+                Some(p) => write!(out, "phrase «{}» ({})", p.source, p.list),
+                None => Ok(()),
+            },
+            Regex(list) => match list.iter().find(|r| r.is_match(f.normalized)) {
+                Some(r) => write!(out, "regex /{}/", r.as_str()),
+                None => Ok(()),
+            },
+            Decision(_) => write!(out, "search decided {}", f.decision),
+            ConfidenceBelow(x) => write!(out, "confidence {:.2} < {x}", f.confidence),
+            ConfidenceAbove(x) => write!(out, "confidence {:.2} ≥ {x}", f.confidence),
+            Topic(_) => match f.topic {
+                Some((id, _)) => write!(out, "topic {id}"),
+                None => Ok(()),
+            },
+            TopicTag(tags) => match f.topic {
+                Some((id, t)) => match t.iter().find(|tag| tags.contains(tag)) {
+                    Some(tag) => write!(out, "topic {id} tagged {tag}"),
+                    None => Ok(()),
+                },
+                None => Ok(()),
+            },
+            Lang(_) => write!(out, "language {}", f.lang),
+            Channel(_) => write!(out, "channel {}", f.channel.unwrap_or_default()),
+            Tier(_) => write!(out, "tier {}", f.tier.unwrap_or_default()),
+            Region(_) => write!(out, "region {}", f.region),
+            FallbacksInARow(_) => {
+                write!(out, "{} unanswered messages in a row", f.fallbacks_in_a_row)
+            }
+            TurnsAtLeast(_) => write!(out, "message {} of the session", f.turn),
+            EscalatedBefore(b) => out.write_str(if *b {
+                "went to a person before"
+            } else {
+                "never went to a person"
+            }),
+            Shouting(b) => out.write_str(if *b { "shouting" } else { "not shouting" }),
+            Open(_) => out.write_str(if f.open { "open now" } else { "closed now" }),
+            Holiday(_) => out.write_str(if f.holiday {
+                "public holiday"
+            } else {
+                "not a holiday"
+            }),
         }
     }
 }

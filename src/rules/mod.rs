@@ -131,9 +131,10 @@ impl RuleSet {
         let mut out = Outcome::default();
         let mut raises = 0;
         for rule in &self.rules {
-            let Some(why) = rule.when.eval(facts, &words) else {
+            if !rule.when.holds(facts, &words) {
                 continue;
-            };
+            }
+            let why = rule.when.why(facts, &words);
             let a = &rule.then;
             let mut did = Vec::new();
             if let Some((queue, priority)) = &a.escalate {
