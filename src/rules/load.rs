@@ -4,7 +4,7 @@
 use super::condition::Condition;
 use super::phrase::{parse_phrase, PhraseIndex};
 use super::{Actions, Rule, RuleSet};
-use crate::error::Diagnostic;
+use crate::error::{content_files, Depth, Diagnostic};
 use crate::lang::Lang;
 use crate::model::{Decision, Priority};
 use regex::RegexBuilder;
@@ -26,16 +26,15 @@ impl RuleSet {
         let mut diags = Vec::new();
         let dir = data_dir.join("rules");
         let queues = load_queues(data_dir, &mut diags);
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .filter(|p| {
+        let files = match content_files(&dir, "toml", Depth::Flat) {
+            Ok(mut files) => {
+                files.retain(|p| {
                     p.file_name()
                         .and_then(|n| n.to_str())
                         .is_some_and(|n| !NOT_RULE_FILES.contains(&n))
-                })
-                .collect(),
+                });
+                files
+            }
             Err(e) => {
                 diags.push(Diagnostic::error_at(
                     Path::new("rules"),
@@ -46,7 +45,6 @@ impl RuleSet {
                 Vec::new()
             }
         };
-        files.sort();
         let mut rules: Vec<Rule> = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         for file in files {
