@@ -254,6 +254,45 @@ pub(crate) fn read_content(path: &Path, rel: &Path) -> Result<String, Diagnostic
     })
 }
 
+/// Which folders [`content_files`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Only the folder itself (`rules/`, `locales/<lang>/`).
+    Flat,
+    /// The folder and every folder below it (`knowledge/<section>/`).
+    Tree,
+}
+
+/// The content files in `dir` whose extension is `ext`, sorted by path. Any failure to list
+/// a folder is returned for the caller to report (usually as `cannot read: …` on `dir`).
+pub(crate) fn content_files(
+    dir: &Path,
+    ext: &str,
+    depth: Depth,
+) -> Result<Vec<PathBuf>, std::io::Error> {
+    fn collect(
+        dir: &Path,
+        ext: &str,
+        depth: Depth,
+        out: &mut Vec<PathBuf>,
+    ) -> Result<(), std::io::Error> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if depth == Depth::Tree && entry.file_type()?.is_dir() {
+                collect(&path, ext, depth, out)?;
+            } else if path.extension().is_some_and(|e| e == ext) {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    collect(dir, ext, depth, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
 /// Line and column (both from 1, column in characters) of a byte offset. Offsets past the
 /// end, or inside a character, are clamped.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
@@ -280,6 +319,30 @@ mod tests {
         let x = s.find('x').unwrap();
         assert_eq!(line_col(s, x), (2, 8));
         assert_eq!(line_col(s, 10_000), (3, 1));
+    }
+
+    #[test]
+    fn content_files_are_sorted_and_read_below_only_for_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("b")).unwrap();
+        for f in ["z.toml", "a.toml", "notes.md", "b/c.toml", "b/d.ftl"] {
+            std::fs::write(root.join(f), "").unwrap();
+        }
+        let names = |depth| {
+            content_files(root, "toml", depth)
+                .unwrap()
+                .iter()
+                .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+                .collect::<Vec<_>>()
+        };
+        let p = PathBuf::from;
+        assert_eq!(names(Depth::Flat), [p("a.toml"), p("z.toml")]);
+        assert_eq!(
+            names(Depth::Tree),
+            [p("a.toml"), p("b/c.toml"), p("z.toml")]
+        );
+        assert!(content_files(&root.join("missing"), "toml", Depth::Flat).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! stops at the first problem: every file is read and every problem becomes a
 //! [`Diagnostic`] with its file, line and column.
 
-use crate::error::Diagnostic;
+use crate::error::{content_files, Depth, Diagnostic};
 use crate::lang::{Formality, Lang};
 use serde::Deserialize;
 use serde_spanned::Spanned;
@@ -108,15 +108,21 @@ impl KnowledgeBase {
     pub fn load(data_dir: &Path) -> (KnowledgeBase, Vec<Diagnostic>) {
         let root = data_dir.join("knowledge");
         let mut diags = Vec::new();
-        let mut files = Vec::new();
-        if let Err(e) = collect_toml_files(&root, &mut files) {
-            diags.push(
-                Diagnostic::error_at(Path::new("knowledge"), "", 0, format!("cannot read: {e}"))
+        let mut files = match content_files(&root, "toml", Depth::Tree) {
+            Ok(files) => files,
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error_at(
+                        Path::new("knowledge"),
+                        "",
+                        0,
+                        format!("cannot read: {e}"),
+                    )
                     .with_hint("run from a directory holding knowledge/, or pass --data DIR"),
-            );
-            return (KnowledgeBase::default(), diags);
-        }
-        files.sort();
+                );
+                return (KnowledgeBase::default(), diags);
+            }
+        };
         let synonyms_file = root.join(synonyms::FILE_NAME);
         files.retain(|f| *f != synonyms_file);
         let synonyms = Synonyms::load(data_dir, &mut diags);
@@ -167,20 +173,6 @@ impl KnowledgeBase {
         topics.sort_by(|a, b| a.id.cmp(&b.id));
         (KnowledgeBase { topics, synonyms }, diags)
     }
-}
-
-fn collect_toml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            collect_toml_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -82,7 +82,7 @@ mod locale;
 mod model;
 mod render;
 mod retrieve;
-mod rules;
+pub mod rules;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod session;

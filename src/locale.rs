@@ -4,7 +4,7 @@
 //! `$formality` variable (`formal` or `informal`) and select on it. Bundles are built once
 //! per load and shared by all requests.
 
-use crate::error::Diagnostic;
+use crate::error::{content_files, Depth, Diagnostic};
 use crate::lang::Lang;
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource};
@@ -103,11 +103,8 @@ impl Locales {
             bundle.set_use_isolating(false);
             let mut iso_bundle = FluentBundle::new_concurrent(vec![langid]);
             iso_bundle.set_use_isolating(true);
-            let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-                Ok(rd) => rd
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "ftl"))
-                    .collect(),
+            let files = match content_files(&dir, "ftl", Depth::Flat) {
+                Ok(files) => files,
                 Err(e) => {
                     diags.push(Diagnostic::error_at(
                         &rel_dir,
@@ -118,7 +115,6 @@ impl Locales {
                     Vec::new()
                 }
             };
-            files.sort();
             let lang_ids = ids.entry(lang).or_default();
             for file in files {
                 let rel = rel_dir.join(file.file_name().unwrap_or_default());

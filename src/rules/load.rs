@@ -1,0 +1,577 @@
+//! Reading rules: `rules/*.toml` and `rules/queues.toml`, with a diagnostic for every
+//! mistake, and the conversion of each `when` table to a [`Condition`].
+
+use super::condition::Condition;
+use super::phrase::{parse_phrase, PhraseIndex};
+use super::{Actions, Rule, RuleSet};
+use crate::error::{content_files, Depth, Diagnostic};
+use crate::lang::Lang;
+use crate::model::{Decision, Priority};
+use regex::RegexBuilder;
+use serde::Deserialize;
+use serde_spanned::Spanned;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Files in `rules/` that are not rule files.
+const NOT_RULE_FILES: &[&str] = &["calendar.toml", "queues.toml"];
+
+/// Largest compiled regex, in bytes: keeps hostile or accidental huge patterns out.
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+
+impl RuleSet {
+    /// Loads `data_dir/rules/*.toml`. `messages` is the set of Fluent message ids, to check
+    /// that every `message` a rule names exists. Returns the rules and every problem found.
+    pub fn load(data_dir: &Path, messages: &BTreeSet<String>) -> (RuleSet, Vec<Diagnostic>) {
+        let mut diags = Vec::new();
+        let dir = data_dir.join("rules");
+        let queues = load_queues(data_dir, &mut diags);
+        let files = match content_files(&dir, "toml", Depth::Flat) {
+            Ok(mut files) => {
+                files.retain(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| !NOT_RULE_FILES.contains(&n))
+                });
+                files
+            }
+            Err(e) => {
+                diags.push(Diagnostic::error_at(
+                    Path::new("rules"),
+                    "",
+                    0,
+                    format!("cannot read: {e}"),
+                ));
+                Vec::new()
+            }
+        };
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for file in files {
+            let rel = PathBuf::from("rules").join(file.file_name().unwrap_or_default());
+            let src = match crate::error::read_content(&file, &rel) {
+                Ok(s) => s,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            for rule in parse_rules(&rel, &src, &queues, messages, &mut diags) {
+                let (rule, offset) = rule;
+                let (line, col) = crate::error::line_col(&src, offset);
+                if let Some(first) = seen.get(&rule.id) {
+                    diags.push(
+                        Diagnostic::error_at(
+                            &rel,
+                            &src,
+                            offset,
+                            format!("duplicate rule id `{}`", rule.id),
+                        )
+                        .with_hint(format!("first defined at {first}")),
+                    );
+                    continue;
+                }
+                seen.insert(rule.id.clone(), format!("{}:{line}:{col}", rel.display()));
+                rules.push(rule);
+            }
+        }
+        rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+        (RuleSet { rules, queues }, diags)
+    }
+
+    /// Parses rules from one file's text (for tests and tools); queues as given.
+    pub fn parse(
+        rel: &Path,
+        src: &str,
+        queues: &[&str],
+        messages: &BTreeSet<String>,
+    ) -> (RuleSet, Vec<Diagnostic>) {
+        let queues: BTreeMap<String, String> = queues
+            .iter()
+            .map(|q| (q.to_string(), String::new()))
+            .collect();
+        let mut diags = Vec::new();
+        let mut rules: Vec<Rule> = parse_rules(rel, src, &queues, messages, &mut diags)
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+        (RuleSet { rules, queues }, diags)
+    }
+}
+
+fn load_queues(data_dir: &Path, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawQueues {
+        queues: BTreeMap<String, String>,
+    }
+    let rel = Path::new("rules/queues.toml");
+    let src = match crate::error::read_content(&data_dir.join(rel), rel) {
+        Ok(s) => s,
+        Err(d) => {
+            diags.push(d.with_hint("list the queues of people as [queues] id = \"description\""));
+            return BTreeMap::new();
+        }
+    };
+    match toml::from_str::<RawQueues>(&src) {
+        Ok(q) => q.queues,
+        Err(e) => {
+            diags.push(Diagnostic::from_toml(rel, &src, &e));
+            BTreeMap::new()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    rule: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: Spanned<String>,
+    #[serde(default)]
+    priority: i64,
+    #[serde(default)]
+    reason: String,
+    when: Option<Spanned<RawCondition>>,
+    #[serde(default)]
+    then: Option<Spanned<RawActions>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPhrases {
+    en: Option<Vec<Spanned<String>>>,
+    el: Option<Vec<Spanned<String>>>,
+    te: Option<Vec<Spanned<String>>>,
+    el_latn: Option<Vec<Spanned<String>>>,
+    te_latn: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    all: Option<Vec<Spanned<RawCondition>>>,
+    any: Option<Vec<Spanned<RawCondition>>>,
+    not: Option<Box<Spanned<RawCondition>>>,
+    phrases: Option<RawPhrases>,
+    regex: Option<Spanned<toml::Value>>,
+    decision: Option<Vec<Spanned<String>>>,
+    confidence_below: Option<Spanned<f64>>,
+    confidence_above: Option<Spanned<f64>>,
+    topic: Option<Vec<String>>,
+    topic_tag: Option<Vec<String>>,
+    lang: Option<Vec<Spanned<String>>>,
+    channel: Option<Vec<String>>,
+    tier: Option<Vec<String>>,
+    region: Option<Vec<String>>,
+    fallbacks_in_a_row: Option<Spanned<u32>>,
+    turns_at_least: Option<u32>,
+    escalated_before: Option<bool>,
+    shouting: Option<bool>,
+    open: Option<bool>,
+    holiday: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalate {
+    queue: Spanned<String>,
+    #[serde(default = "normal")]
+    priority: Spanned<String>,
+}
+
+fn normal() -> Spanned<String> {
+    Spanned::new(0..0, "normal".to_string())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawActions {
+    escalate: Option<Spanned<RawEscalate>>,
+    #[serde(default)]
+    raise_priority: bool,
+    #[serde(default)]
+    formal: bool,
+    message: Option<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    suppress_answer: bool,
+    #[serde(default)]
+    stop: bool,
+}
+
+const CONDITION_KEYS: &str = "phrases, regex, decision, confidence_below, confidence_above, topic, topic_tag, lang, channel, tier, region, fallbacks_in_a_row, turns_at_least, escalated_before, shouting, open, holiday, all, any, not";
+
+fn parse_rules(
+    rel: &Path,
+    src: &str,
+    queues: &BTreeMap<String, String>,
+    messages: &BTreeSet<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(Rule, usize)> {
+    let raw: RawFile = match toml::from_str(src) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut d = Diagnostic::from_toml(rel, src, &e);
+            if d.message.contains("unknown field") {
+                d = d.with_hint(format!(
+                    "rule keys: id, priority, reason, when, then; condition keys: {CONDITION_KEYS}; actions: escalate, raise_priority, formal, message, tags, suppress_answer, stop"
+                ));
+            }
+            diags.push(d);
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for r in raw.rule {
+        let start = r.span().start;
+        let r = r.into_inner();
+        let before = diags.len();
+        let mut err = |offset: usize, msg: String| {
+            diags.push(Diagnostic::error_at(rel, src, offset, msg));
+        };
+        let id = r.id.get_ref().trim().to_string();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            err(
+                r.id.span().start,
+                format!(
+                    "rule id {:?} must be lowercase letters, digits and _",
+                    r.id.get_ref()
+                ),
+            );
+        }
+        let Some(when) = r.when else {
+            err(start, format!("rule `{id}` has no [rule.when] condition"));
+            continue;
+        };
+        let when_offset = when.span().start;
+        let cond = convert(when.into_inner(), when_offset, rel, src, diags);
+        let mut then = Actions::default();
+        match r.then {
+            None => diags.push(Diagnostic::error_at(
+                rel,
+                src,
+                start,
+                format!("rule `{id}` has no [rule.then] actions"),
+            )),
+            Some(t) => {
+                let t = t.into_inner();
+                if let Some(e) = t.escalate {
+                    let e = e.into_inner();
+                    if !queues.contains_key(e.queue.get_ref()) {
+                        diags.push(
+                            Diagnostic::error_at(
+                                rel,
+                                src,
+                                e.queue.span().start,
+                                format!("unknown queue `{}`", e.queue.get_ref()),
+                            )
+                            .with_hint(format!(
+                                "queues in rules/queues.toml: {}",
+                                queues.keys().cloned().collect::<Vec<_>>().join(", ")
+                            )),
+                        );
+                    }
+                    let priority = match e.priority.get_ref().parse::<Priority>() {
+                        Ok(p) => p,
+                        Err(msg) => {
+                            diags.push(Diagnostic::error_at(
+                                rel,
+                                src,
+                                e.priority.span().start,
+                                msg,
+                            ));
+                            Priority::Normal
+                        }
+                    };
+                    then.escalate = Some((e.queue.into_inner(), priority));
+                }
+                if let Some(m) = t.message {
+                    if !messages.is_empty() && !messages.contains(m.get_ref()) {
+                        diags.push(
+                            Diagnostic::error_at(
+                                rel,
+                                src,
+                                m.span().start,
+                                format!("no Fluent message `{}` in locales/", m.get_ref()),
+                            )
+                            .with_hint("add it to locales/<lang>/*.ftl in every language"),
+                        );
+                    }
+                    then.message = Some(m.into_inner());
+                }
+                then.raise_priority = t.raise_priority;
+                then.formal = t.formal;
+                then.tags = t.tags;
+                then.suppress_answer = t.suppress_answer;
+                then.stop = t.stop;
+            }
+        }
+        if diags.len() > before {
+            continue;
+        }
+        if let Some(cond) = cond {
+            out.push((
+                Rule {
+                    id,
+                    priority: r.priority,
+                    reason: r.reason,
+                    file: rel.to_path_buf(),
+                    when: cond,
+                    then,
+                },
+                r.id.span().start,
+            ));
+        }
+    }
+    out
+}
+
+fn convert(
+    raw: RawCondition,
+    offset: usize,
+    rel: &Path,
+    src: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Condition> {
+    let before = diags.len();
+    let mut err = |offset: usize, msg: String| {
+        diags.push(Diagnostic::error_at(rel, src, offset, msg));
+    };
+    let mut parts = Vec::new();
+    let nested =
+        |list: Vec<Spanned<RawCondition>>, diags: &mut Vec<Diagnostic>| -> Vec<Condition> {
+            list.into_iter()
+                .filter_map(|c| {
+                    let o = c.span().start;
+                    convert(c.into_inner(), o, rel, src, diags)
+                })
+                .collect()
+        };
+    let (all, any, not) = (raw.all, raw.any, raw.not);
+    if let Some(p) = raw.phrases {
+        let mut phrases = Vec::new();
+        for (list, items) in [
+            ("en", p.en),
+            ("el", p.el),
+            ("te", p.te),
+            ("el_latn", p.el_latn),
+            ("te_latn", p.te_latn),
+        ] {
+            for item in items.into_iter().flatten() {
+                match parse_phrase(item.get_ref(), list) {
+                    Ok(ph) => phrases.push(ph),
+                    Err(m) => err(item.span().start, m),
+                }
+            }
+        }
+        parts.push(Condition::Phrases(PhraseIndex::new(phrases)));
+    }
+    if let Some(v) = raw.regex {
+        let o = v.span().start;
+        let patterns: Vec<String> = match v.into_inner() {
+            toml::Value::String(s) => vec![s],
+            toml::Value::Array(a) => a
+                .into_iter()
+                .filter_map(|x| match x {
+                    toml::Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if patterns.is_empty() {
+            err(o, "regex must be a string or a list of strings".into());
+        }
+        let mut compiled = Vec::new();
+        for p in patterns {
+            match RegexBuilder::new(&p)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .dfa_size_limit(REGEX_SIZE_LIMIT)
+                .build()
+            {
+                Ok(r) => compiled.push(r),
+                Err(e) => err(
+                    o,
+                    format!(
+                        "bad regex {p:?}: {}",
+                        e.to_string().lines().last().unwrap_or("invalid").trim()
+                    ),
+                ),
+            }
+        }
+        parts.push(Condition::Regex(compiled));
+    }
+    if let Some(list) = raw.decision {
+        let mut ds = Vec::new();
+        for d in list {
+            match d.get_ref().as_str() {
+                "answer" => ds.push(Decision::Answer),
+                "clarify" => ds.push(Decision::Clarify),
+                "fallback" => ds.push(Decision::Fallback),
+                other => err(
+                    d.span().start,
+                    format!("unknown decision `{other}`; use answer, clarify or fallback"),
+                ),
+            }
+        }
+        parts.push(Condition::Decision(ds));
+    }
+    for (v, below) in [(raw.confidence_below, true), (raw.confidence_above, false)] {
+        if let Some(v) = v {
+            let x = *v.get_ref();
+            if !(0.0..=1.0).contains(&x) {
+                err(v.span().start, format!("confidence {x} is outside 0–1"));
+            }
+            let x = x as f32;
+            parts.push(if below {
+                Condition::ConfidenceBelow(x)
+            } else {
+                Condition::ConfidenceAbove(x)
+            });
+        }
+    }
+    if let Some(t) = raw.topic {
+        parts.push(Condition::Topic(t));
+    }
+    if let Some(t) = raw.topic_tag {
+        parts.push(Condition::TopicTag(t));
+    }
+    if let Some(list) = raw.lang {
+        let mut langs = Vec::new();
+        for l in list {
+            match l.get_ref().parse::<Lang>() {
+                Ok(x) => langs.push(x),
+                Err(e) => err(l.span().start, e.to_string()),
+            }
+        }
+        parts.push(Condition::Lang(langs));
+    }
+    if let Some(c) = raw.channel {
+        parts.push(Condition::Channel(c));
+    }
+    if let Some(t) = raw.tier {
+        parts.push(Condition::Tier(t));
+    }
+    if let Some(r) = raw.region {
+        parts.push(Condition::Region(r));
+    }
+    if let Some(n) = raw.fallbacks_in_a_row {
+        if *n.get_ref() == 0 {
+            err(
+                n.span().start,
+                "fallbacks_in_a_row must be at least 1".into(),
+            );
+        }
+        parts.push(Condition::FallbacksInARow(*n.get_ref()));
+    }
+    if let Some(n) = raw.turns_at_least {
+        parts.push(Condition::TurnsAtLeast(n));
+    }
+    if let Some(b) = raw.escalated_before {
+        parts.push(Condition::EscalatedBefore(b));
+    }
+    if let Some(b) = raw.shouting {
+        parts.push(Condition::Shouting(b));
+    }
+    if let Some(b) = raw.open {
+        parts.push(Condition::Open(b));
+    }
+    if let Some(b) = raw.holiday {
+        parts.push(Condition::Holiday(b));
+    }
+    if let Some(list) = all {
+        parts.push(Condition::All(nested(list, diags)));
+    }
+    if let Some(list) = any {
+        let v = nested(list, diags);
+        parts.push(Condition::Any(v));
+    }
+    if let Some(c) = not {
+        let o = c.span().start;
+        if let Some(c) = convert((*c).into_inner(), o, rel, src, diags) {
+            parts.push(Condition::Not(Box::new(c)));
+        }
+    }
+    if parts.is_empty() {
+        diags.push(
+            Diagnostic::error_at(rel, src, offset, "empty condition")
+                .with_hint(format!("use one or more of: {CONDITION_KEYS}")),
+        );
+    }
+    if diags.len() > before {
+        return None;
+    }
+    Some(if parts.len() == 1 {
+        parts.pop().expect("one part")
+    } else {
+        Condition::All(parts)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mistakes_are_reported_at_their_line() {
+        let src = r#"[[rule]]
+id = "a"
+[rule.when]
+regex = "(unclosed"
+[rule.then]
+escalate = { queue = "nowhere", priority = "asap" }
+message = "no-such-message"
+
+[[rule]]
+id = "b"
+[rule.when]
+phrases.en = ["*"]
+shout = true
+[rule.then]
+formal = true
+"#;
+        let msgs = BTreeSet::from(["escalate".to_string()]);
+        let (_, diags) = RuleSet::parse(Path::new("rules/x.toml"), src, &["support"], &msgs);
+        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert!(
+            lines[0].starts_with("rules/x.toml:13:1: error: unknown field `shout`"),
+            "{lines:#?}"
+        );
+        let src = src.replace("shout = true\n", "");
+        let (_, diags) = RuleSet::parse(Path::new("rules/x.toml"), &src, &["support"], &msgs);
+        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        let has = |prefix: &str, needle: &str| {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with(prefix) && l.contains(needle)),
+                "no {prefix} … {needle}: {lines:#?}"
+            )
+        };
+        has("rules/x.toml:4:9:", "bad regex");
+        has("rules/x.toml:6:22:", "unknown queue `nowhere`");
+        has("rules/x.toml:6:44:", "unknown priority `asap`");
+        has("rules/x.toml:7:11:", "no Fluent message `no-such-message`");
+        has("rules/x.toml:12:15:", "has no words");
+    }
+
+    #[test]
+    fn huge_regexes_are_refused() {
+        let src = "[[rule]]\nid = \"a\"\n[rule.when]\nregex = \"\\\\w{1000}\\\\w{1000}\\\\w{1000}\"\n[rule.then]\nformal = true\n";
+        let (_, diags) = RuleSet::parse(Path::new("r.toml"), src, &[], &BTreeSet::new());
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].message.contains("bad regex"), "{}", diags[0]);
+    }
+}
