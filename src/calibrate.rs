@@ -59,17 +59,37 @@ pub struct LangCalibration {
     pub wrong: Vec<Outcome>,
 }
 
-/// The calibration of every language with enough phrasings.
+/// The calibration of every language with enough phrasings. Greek and Telugu typed in Latin
+/// letters (Greeklish, romanized Telugu) are calibrated apart from the native script: their
+/// matches score differently, and one set of thresholds for both would let the noisier
+/// romanized phrasings raise the bar for native messages.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Calibration {
-    /// Per language.
+    /// Per language, native script.
     pub by_lang: BTreeMap<Lang, LangCalibration>,
+    /// Per language, typed in Latin letters (Greek and Telugu).
+    pub romanized: BTreeMap<Lang, LangCalibration>,
 }
 
 impl Calibration {
-    /// The calibrated thresholds of `lang`, if it was calibrated.
+    /// The calibrated thresholds of `lang` in its own script, if it was calibrated.
     pub fn thresholds(&self, lang: Lang) -> Option<Thresholds> {
         self.by_lang.get(&lang).map(|c| c.thresholds)
+    }
+
+    /// The calibrated thresholds of `lang` typed in Latin letters, if it was calibrated. They
+    /// are never laxer than the native script's: the knowledge's romanized phrasings are
+    /// clean transliterations, while customers' Latin spelling is the noisiest input there is.
+    pub fn romanized_thresholds(&self, lang: Lang) -> Option<Thresholds> {
+        let latin = self.romanized.get(&lang)?.thresholds;
+        Some(match self.thresholds(lang) {
+            Some(native) => Thresholds {
+                answer: latin.answer.max(native.answer),
+                clarify: latin.clarify.max(native.clarify),
+                margin: latin.margin.max(native.margin),
+            },
+            None => latin,
+        })
     }
 }
 

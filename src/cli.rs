@@ -358,14 +358,16 @@ fn check(data: &std::path::Path, format: Format, stats: bool) -> Result<i32> {
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
-/// The calibration measured at load, per language, as JSON.
+/// The calibration measured at load, per language (and per language typed in Latin
+/// letters: `el_latn`, `te_latn`), as JSON.
 fn calibration_json(engine: &Engine) -> serde_json::Value {
     let r3 = |x: f32| (f64::from(x) * 1000.0).round() / 1000.0;
-    let langs: serde_json::Map<String, serde_json::Value> = engine
-        .calibration()
-        .by_lang
-        .iter()
-        .map(|(lang, c)| {
+    let cal = engine.calibration();
+    let native = cal.by_lang.iter().map(|(l, c)| (l.code().to_string(), c));
+    let latin = (cal.romanized.iter()).map(|(l, c)| (format!("{}_latn", l.code()), c));
+    let groups: serde_json::Map<String, serde_json::Value> = native
+        .chain(latin)
+        .map(|(name, c)| {
             let wrong: Vec<_> = c
                 .wrong
                 .iter()
@@ -383,10 +385,10 @@ fn calibration_json(engine: &Engine) -> serde_json::Value {
                 "precision": r3(c.precision),
                 "wrong": wrong,
             });
-            (lang.code().to_string(), value)
+            (name, value)
         })
         .collect();
-    serde_json::Value::Object(langs)
+    serde_json::Value::Object(groups)
 }
 
 /// The calibration measured at load, for editors: how much the content lets the engine
@@ -399,30 +401,40 @@ fn print_calibration(engine: &Engine) {
         target * 100.0
     );
     for lang in Lang::ALL {
-        let Some(c) = cal.by_lang.get(&lang) else {
-            println!("{}: not calibrated (too few phrasings, or none separable at the target); built-in thresholds", lang.code());
-            continue;
-        };
-        let t = engine.thresholds(lang);
-        println!(
-            "{}: {} phrasings; answer at {:.2} with a lead of {:.2}, clarify at {:.2}; \
-             expected coverage {:.1}%, precision {:.1}%",
-            lang.code(),
-            c.samples,
-            t.answer,
-            t.margin,
-            t.clarify,
-            c.coverage * 100.0,
-            c.precision * 100.0
-        );
-        for o in &c.wrong {
+        let native = (lang.code().to_string(), cal.by_lang.get(&lang));
+        let latin = (format!("{}_latn", lang.code()), cal.romanized.get(&lang));
+        for (name, c) in [native, latin] {
+            let Some(c) = c else {
+                if !name.ends_with("_latn") || lang != Lang::En {
+                    println!("{name}: not calibrated (too few phrasings, or none separable at the target); built-in thresholds");
+                }
+                continue;
+            };
+            let configured = engine.config().thresholds_by_lang.contains_key(&lang)
+                || engine.config().thresholds.is_some();
+            let t = match (configured, name.ends_with("_latn")) {
+                (false, true) => cal.romanized_thresholds(lang).unwrap_or(c.thresholds),
+                _ => engine.thresholds(lang),
+            };
             println!(
-                "  answered wrongly: {:?} ({}) → {} {:.2}",
-                o.text,
-                o.topic,
-                o.found.as_deref().unwrap_or("-"),
-                o.confidence
+                "{name}: {} phrasings; answer at {:.2} with a lead of {:.2}, clarify at {:.2}; \
+                 expected coverage {:.1}%, precision {:.1}%",
+                c.samples,
+                t.answer,
+                t.margin,
+                t.clarify,
+                c.coverage * 100.0,
+                c.precision * 100.0
             );
+            for o in &c.wrong {
+                println!(
+                    "  answered wrongly: {:?} ({}) → {} {:.2}",
+                    o.text,
+                    o.topic,
+                    o.found.as_deref().unwrap_or("-"),
+                    o.confidence
+                );
+            }
         }
     }
 }

@@ -254,6 +254,8 @@ pub struct Detection {
     pub telugu_hits: usize,
     /// Greeklish words found (Latin text only).
     pub greeklish_hits: usize,
+    /// English function words found (Latin text only).
+    pub english_hits: usize,
 }
 
 impl Detection {
@@ -283,19 +285,19 @@ impl Detection {
 /// Detects the language of normalized text. Text without letters is taken as English.
 pub fn detect(normalized: &str) -> Detection {
     let script = dominant_script(normalized);
-    let (lang, romanized, te, el) = match script {
-        Some(Script::Telugu) => (Lang::Te, false, 0, 0),
-        Some(Script::Greek) => (Lang::El, false, 0, 0),
+    let (lang, romanized, te, el, en) = match script {
+        Some(Script::Telugu) => (Lang::Te, false, 0, 0, 0),
+        Some(Script::Greek) => (Lang::El, false, 0, 0, 0),
         _ => {
             let (te, el, en) = count_romanized(normalized);
             if en > te.max(el) {
-                (Lang::En, false, te, el)
+                (Lang::En, false, te, el, en)
             } else if te > el && te >= 1 {
-                (Lang::Te, true, te, el)
+                (Lang::Te, true, te, el, en)
             } else if el > te && el >= 1 {
-                (Lang::El, true, te, el)
+                (Lang::El, true, te, el, en)
             } else {
-                (Lang::En, false, te, el)
+                (Lang::En, false, te, el, en)
             }
         }
     };
@@ -305,6 +307,7 @@ pub fn detect(normalized: &str) -> Detection {
         romanized,
         telugu_hits: te,
         greeklish_hits: el,
+        english_hits: en,
     }
 }
 

@@ -18,7 +18,6 @@ use crate::rules::RuleSet;
 use crate::session::{Session, SessionStore};
 use crate::text::normalize;
 use chrono::Utc;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,29 +140,38 @@ impl Engine {
         if let Some(known) = crate::calibrate::cached(key) {
             return known;
         }
-        let mut by_lang = BTreeMap::new();
+        let mut calibration = Calibration::default();
         for lang in Lang::ALL {
-            let samples: Vec<_> = self
-                .retriever
-                .samples()
-                .iter()
-                .filter(|s| s.lang == lang)
-                .collect();
-            let chosen = crate::calibrate::choose(
-                samples.iter().map(|s| s.text.as_str()),
-                cfg.max_samples_per_lang,
-            );
-            let outcomes = chosen
-                .into_iter()
-                .map(|i| self.left_out(samples[i]))
-                .collect();
-            if let Some(c) =
-                crate::calibrate::fit(outcomes, Thresholds::builtin(lang), cfg.target_precision)
-            {
-                by_lang.insert(lang, c);
+            for romanized in [false, true] {
+                let samples: Vec<_> = self
+                    .retriever
+                    .samples()
+                    .iter()
+                    .filter(|s| s.lang == lang && s.romanized == romanized)
+                    .collect();
+                let chosen = crate::calibrate::choose(
+                    samples.iter().map(|s| s.text.as_str()),
+                    cfg.max_samples_per_lang,
+                );
+                let outcomes = chosen
+                    .into_iter()
+                    .map(|i| self.left_out(samples[i]))
+                    .collect();
+                let fitted = crate::calibrate::fit(
+                    outcomes,
+                    Thresholds::builtin(lang),
+                    cfg.target_precision,
+                );
+                let into = if romanized {
+                    &mut calibration.romanized
+                } else {
+                    &mut calibration.by_lang
+                };
+                if let Some(c) = fitted {
+                    into.insert(lang, c);
+                }
             }
         }
-        let calibration = Calibration { by_lang };
         crate::calibrate::remember(key, &calibration);
         calibration
     }
@@ -360,8 +368,34 @@ impl Engine {
                 }
             }
         }
+        // Latin text without a single English function word that English does not match
+        // may be Greek or Telugu in words no lexicon lists: their romanized phrasings get a
+        // chance once the likely fields found nothing.
+        let rescue =
+            detection.script == Some(crate::text::Script::Latin) && detection.english_hits == 0;
         let mut best: Vec<Scored> = Vec::new();
+        let mut searched = fields.len();
+        if rescue {
+            for l in [Lang::Te, Lang::El] {
+                if let Some(latin) = l.romanized_analyzer() {
+                    if !fields.iter().any(|(_, a)| *a == latin) {
+                        fields.push((l, latin));
+                    }
+                }
+            }
+        }
         for (i, (_, analyzer)) in fields.iter().enumerate() {
+            if i == searched {
+                let found = best.first().map_or(0.0, |s| s.confidence);
+                if found
+                    >= self
+                        .thresholds(Lang::of(best.first().map_or(*analyzer, |s| s.analyzer)))
+                        .clarify
+                {
+                    break;
+                }
+                searched = usize::MAX;
+            }
             let query = self.retriever.prepare(*analyzer, normalized);
             let ranked = match self.retriever.search_excluding(*analyzer, &query, exclude) {
                 Ok(r) => r,

@@ -28,6 +28,7 @@ use crate::model::{Decision, Escalation, Formality, Lang, Request, Suggestion};
 use crate::retrieve::Scored;
 use crate::rules::{Facts, RuleSet};
 use crate::session::Session;
+use crate::text::Analyzer;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -49,6 +50,25 @@ impl Policy<'_> {
             .copied()
             .or(self.config.thresholds)
             .or_else(|| self.calibration.thresholds(lang))
+            .unwrap_or_else(|| Thresholds::builtin(lang))
+    }
+
+    /// The thresholds for a match in the field of `analyzer`: Greek and Telugu typed in Latin
+    /// letters have their own calibration; configured thresholds apply to both.
+    fn field_thresholds(&self, analyzer: Analyzer) -> Thresholds {
+        let lang = Lang::of(analyzer);
+        let romanized = lang.romanized_analyzer() == Some(analyzer);
+        let calibrated = if romanized {
+            self.calibration.romanized_thresholds(lang)
+        } else {
+            self.calibration.thresholds(lang)
+        };
+        self.config
+            .thresholds_by_lang
+            .get(&lang)
+            .copied()
+            .or(self.config.thresholds)
+            .or(calibrated)
             .unwrap_or_else(|| Thresholds::builtin(lang))
     }
 
@@ -192,12 +212,15 @@ pub(crate) fn decide<'a>(
     let topics = policy.kb.topics();
 
     let lang = request.lang.unwrap_or_else(|| match ranked.first() {
-        Some(best) if best.confidence >= policy.thresholds(found.detected).clarify => {
+        Some(best) if best.confidence >= policy.field_thresholds(best.analyzer).clarify => {
             Lang::of(best.analyzer)
         }
         _ => found.detected,
     });
-    let th = policy.thresholds(lang);
+    let th = match ranked.first() {
+        Some(best) => policy.field_thresholds(best.analyzer),
+        None => policy.thresholds(lang),
+    };
     let top = ranked.first().copied();
     let second = ranked.get(1).map_or(0.0, |s| s.confidence);
     let confidence = top.map_or(0.0, |s| s.confidence);
