@@ -991,7 +991,7 @@ fn openapi_error_codes_match_the_code() {
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
-    let source = include_str!("../src/server/mod.rs");
+    let source = include_str!("../src/server/error.rs");
     // The constants of `pub mod code { … }`.
     let start = source.find("pub mod code {").expect("the code module");
     let source = &source[start..];
@@ -1001,7 +1001,7 @@ fn openapi_error_codes_match_the_code() {
     assert!(used.len() > 10, "found {used:?}");
     assert_eq!(
         used, documented,
-        "error codes in src/server/mod.rs vs openapi.json"
+        "error codes in src/server/error.rs vs openapi.json"
     );
 }
 

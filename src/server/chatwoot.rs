@@ -27,17 +27,22 @@
 //! answered once and a failed one can be retried.
 //!
 //! The conversation's session is `chatwoot:<account>:<conversation>`, in Chatwoot's own
-//! key space ([`super::CHATWOOT_SCOPE`]): `/v1/respond` callers cannot reach it.
+//! key space ([`CHATWOOT_SCOPE`]): `/v1/respond` callers cannot reach it.
 
+use super::config::ChatwootConfig;
+use super::error::{code, ApiError};
 use super::limit::Guard;
 use super::signature;
+use super::state::AppState;
 use super::webhook::{escalation_payload, unix_now};
-use super::{code, ApiError, AppState, ChatwootConfig, CHATWOOT_SCOPE};
 use crate::{Customer, Decision, Message, Reply};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::time::Duration;
+
+/// The key space of Chatwoot conversations: `chatwoot:<account>:<conversation>`.
+pub const CHATWOOT_SCOPE: &str = "chatwoot";
 
 /// The header with the delivery's signature.
 pub const SIGNATURE_HEADER: &str = "x-chatwoot-signature";
@@ -240,7 +245,7 @@ pub(crate) async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<axum::Json<Value>, ApiError> {
-    let Some(client) = state.inner.chatwoot.as_ref() else {
+    let Some(client) = state.chatwoot() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             code::CHATWOOT_DISABLED,
@@ -294,7 +299,7 @@ pub(crate) async fn handle(
             name,
         } => (target, message_id, text, name),
     };
-    let Some(store) = state.inner.store.clone() else {
+    let Some(store) = state.store().cloned() else {
         // `with_integrations` always sets a store with Chatwoot.
         tracing::error!("Chatwoot is enabled without a state database");
         return Err(ApiError::internal());
@@ -339,7 +344,7 @@ pub(crate) async fn handle(
                 }
             }
             let reply = engine.respond(&msg);
-            state.inner.metrics.observe_reply(&reply);
+            state.metrics().observe_reply(&reply);
             Ok((msg, reply))
         })
         .await?
@@ -350,7 +355,7 @@ pub(crate) async fn handle(
         let client = state.clone();
         let (target, text) = (target.clone(), reply.text.clone());
         blocking(move || {
-            let Some(client) = client.inner.chatwoot.as_ref() else {
+            let Some(client) = client.chatwoot() else {
                 return Ok(Err("Chatwoot was disabled".to_string()));
             };
             // Opening first: it can be repeated safely, and the message, sent last, is
@@ -412,7 +417,7 @@ pub(crate) async fn handle(
 /// Queues an escalation for the outgoing webhook, when one is configured. A failure is
 /// logged: the customer's reply has gone out and matters more.
 pub(crate) fn queue_escalation(state: &AppState, source: &str, msg: &Message, reply: &Reply) {
-    let Some(outbox) = state.inner.outbox.as_ref() else {
+    let Some(outbox) = state.outbox() else {
         return;
     };
     let Some(payload) = escalation_payload(source, msg, reply) else {

@@ -5,7 +5,7 @@
 //! an error the last good snapshot keeps serving and the failure is kept for `/readyz` and
 //! `/metrics` until the next good load.
 
-use super::AppState;
+use super::state::AppState;
 use crate::Engine;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
