@@ -3,6 +3,7 @@
 //! (admin token, webhook signature), which is always on.
 
 use super::config::RateLimitConfig;
+use crate::session::lock;
 use axum::http::{HeaderMap, HeaderName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -107,7 +108,7 @@ impl AuthFailures {
     /// `Err(wait)` when `client` has failed [`AUTH_FAILURES_PER_MINUTE`] times this minute.
     pub fn check(&self, guard: Guard, client: IpAddr) -> Result<(), Duration> {
         let now = Instant::now();
-        let windows = self.lock();
+        let windows = lock(&self.windows);
         match windows.get(&(guard, block(client))) {
             Some(w)
                 if w.failures >= AUTH_FAILURES_PER_MINUTE
@@ -122,7 +123,7 @@ impl AuthFailures {
     /// Counts one failure of `client`.
     pub fn failed(&self, guard: Guard, client: IpAddr) {
         let now = Instant::now();
-        let mut windows = self.lock();
+        let mut windows = lock(&self.windows);
         let key = (guard, block(client));
         if !windows.contains_key(&key) && windows.len() >= MAX_TRACKED_CLIENTS {
             windows.retain(|_, w| now.duration_since(w.start) < AUTH_WINDOW);
@@ -146,12 +147,7 @@ impl AuthFailures {
     /// Forgets windows that are over.
     pub fn forget_idle(&self) {
         let now = Instant::now();
-        self.lock()
-            .retain(|_, w| now.duration_since(w.start) < AUTH_WINDOW);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Guard, IpAddr), Window>> {
-        self.windows.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.windows).retain(|_, w| now.duration_since(w.start) < AUTH_WINDOW);
     }
 }
 
