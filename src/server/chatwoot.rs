@@ -34,12 +34,11 @@ use super::error::{code, ApiError};
 use super::limit::Guard;
 use super::signature;
 use super::state::AppState;
-use super::webhook::{escalation_payload, unix_now};
+use super::webhook::{escalation_payload, http_agent, unix_now};
 use crate::{Customer, Decision, Message, Reply};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::net::IpAddr;
-use std::time::Duration;
 
 /// The key space of Chatwoot conversations: `chatwoot:<account>:<conversation>`.
 pub const CHATWOOT_SCOPE: &str = "chatwoot";
@@ -60,12 +59,10 @@ pub(crate) struct Client {
 
 impl Client {
     pub fn new(config: ChatwootConfig) -> Client {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(config.timeout_secs))
-            .redirects(0)
-            .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Client { config, agent }
+        Client {
+            agent: http_agent(config.timeout_secs),
+            config,
+        }
     }
 
     pub fn config(&self) -> &ChatwootConfig {

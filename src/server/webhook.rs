@@ -107,16 +107,10 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// An outbox in `store` that sends to `config.url`.
     pub fn new(store: Arc<dyn Store>, config: WebhookConfig) -> Outbox {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(config.timeout_secs))
-            // A receiver that moved must be configured anew, not followed blindly.
-            .redirects(0)
-            .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")))
-            .build();
         Outbox {
+            agent: http_agent(config.timeout_secs),
             store,
             config,
-            agent,
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -219,6 +213,17 @@ impl Outbox {
             }
         }
     }
+}
+
+/// The HTTP client of the calls Sahaya makes (the escalation webhook, Chatwoot's API):
+/// `timeout_secs` for the whole call, no redirects (a receiver that moved must be
+/// configured anew, not followed blindly) and Sahaya's own user agent.
+pub(super) fn http_agent(timeout_secs: u64) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(timeout_secs))
+        .redirects(0)
+        .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// Seconds since the Unix epoch.
