@@ -5,7 +5,7 @@
 use super::chatwoot;
 use super::error::{code, ApiError};
 use super::extract::{body_error, header_language, parse_message, require_json, Peer};
-use super::metrics::ContentGauges;
+use super::metrics::{self, ContentGauges};
 use super::state::AppState;
 use crate::Reply;
 use axum::body::Bytes;
@@ -171,14 +171,7 @@ pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {
         topics: snapshot.engine.knowledge().topics().len(),
         reload_failed: state.reload_failure().is_some(),
     });
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 
 pub(super) async fn openapi() -> Response {
