@@ -1,5 +1,5 @@
-//! The layers around the endpoints: request metrics and logs, the request timeout, the rate
-//! limit of `/v1` and the admin token.
+//! The layers around the endpoints: request metrics and logs, the answer to the request
+//! timeout, the rate limit of `/v1` and the admin token.
 
 use super::error::{code, ApiError};
 use super::extract::Peer;
@@ -10,6 +10,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::BoxError;
 use std::time::{Duration, Instant};
 
 /// Counts and times every request; logs it at debug level (never the body).
@@ -25,17 +26,18 @@ pub(super) async fn track(State(state): State<AppState>, req: Request, next: Nex
     resp
 }
 
-/// Answers 408 when a request takes longer than `request_timeout_secs`.
-pub(super) async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = Duration::from_secs(state.config().request_timeout_secs);
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => ApiError::new(
+/// The answer to a request that failed in the layers of the router: 408 when it took longer
+/// than `limit` (`tower::timeout`, the only layer that fails), else a 500.
+pub(super) fn timed_out(limit: Duration, error: &BoxError) -> ApiError {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             code::TIMEOUT,
             format!("the request took longer than {} s", limit.as_secs()),
         )
-        .into_response(),
+    } else {
+        tracing::error!(%error, "request failed in a middleware");
+        ApiError::internal()
     }
 }
 

@@ -6,14 +6,15 @@ use super::handlers::{
     admin_reload, chatwoot_webhook, handback, healthz, method_not_allowed, metrics_text, not_found,
     openapi, preview_css, preview_html, preview_js, readyz, respond,
 };
-use super::middleware::{authorize, rate_limit, timeout, track};
+use super::middleware::{authorize, rate_limit, timed_out, track};
 use super::reload::watch;
 use super::state::{AppState, Integrations, MaintenanceHook, MAINTENANCE_INTERVAL};
 use crate::Engine;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{BoxError, Router};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use std::time::Duration;
 /// The router with every endpoint, for [`serve`] or for tests (`app(state).oneshot(request)`).
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config().body_limit;
+    let request_timeout = Duration::from_secs(state.config().request_timeout_secs);
     let admin = Router::new()
         .route("/v1/admin/reload", post(admin_reload))
         .route("/v1/sessions/{id}/handback", post(handback))
@@ -45,7 +47,13 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |e: BoxError| async move {
+                    timed_out(request_timeout, &e)
+                }))
+                .layer(tower::timeout::TimeoutLayer::new(request_timeout)),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
