@@ -7,9 +7,9 @@
 
 use super::state::AppState;
 use crate::Engine;
+use notify_debouncer_full::{DebounceEventResult, DebouncedEvent, Debouncer, RecommendedCache};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 /// Folders of the data directory whose files are content.
@@ -61,7 +61,7 @@ pub struct ReloadFailure {
 
 /// Watches the content folders and reloads after edits; stops when dropped.
 pub struct Watcher {
-    _watcher: notify::RecommendedWatcher,
+    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
     dirs: Vec<PathBuf>,
 }
 
@@ -78,72 +78,51 @@ impl Watcher {
     }
 }
 
-/// Starts watching knowledge/, locales/ and rules/ of the served data directory: once
-/// `debounce` has passed without further changes the content is reloaded, on the watcher's
-/// own thread, so requests are never blocked by it.
+/// Starts watching knowledge/, locales/ and rules/ of the served data directory: changes
+/// are gathered for `debounce` (notify's debouncer), then the content is reloaded once for
+/// them, on the debouncer's own thread, so requests are never blocked by it.
 pub fn watch(state: AppState, debounce: Duration) -> Result<Watcher, notify::Error> {
-    use notify::Watcher as _;
     let data_dir = state.snapshot().engine.data_dir().to_path_buf();
-    let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher = notify::recommended_watcher(move |ev| {
-        // The receiver is gone only when the watcher is being dropped.
-        let _ = tx.send(ev);
-    })?;
+    let mut debouncer = notify_debouncer_full::new_debouncer(
+        debounce,
+        None,
+        move |result: DebounceEventResult| match result {
+            Ok(events) => reload_for(&events, &state),
+            Err(errors) => {
+                for e in errors {
+                    tracing::warn!(error = %e, "file watcher error");
+                }
+            }
+        },
+    )?;
     let mut dirs = Vec::new();
     for name in CONTENT_DIRS {
         let dir = data_dir.join(name);
         if dir.is_dir() {
-            watcher.watch(&dir, notify::RecursiveMode::Recursive)?;
+            debouncer.watch(&dir, notify::RecursiveMode::Recursive)?;
             dirs.push(dir);
         }
     }
-    std::thread::Builder::new()
-        .name("sahaya-watch".into())
-        .spawn(move || debounce_loop(&rx, debounce, &state))
-        .map_err(notify::Error::io)?;
     tracing::info!(dirs = ?dirs, "watching content for changes");
     Ok(Watcher {
-        _watcher: watcher,
+        _debouncer: debouncer,
         dirs,
     })
 }
 
-/// Waits for a change, then for `debounce` of quiet, then reloads; ends when the watcher is
-/// dropped.
-fn debounce_loop(
-    rx: &mpsc::Receiver<notify::Result<notify::Event>>,
-    debounce: Duration,
-    state: &AppState,
-) {
-    loop {
-        let first = match rx.recv() {
-            Ok(Ok(ev)) => ev,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "file watcher error");
-                continue;
-            }
-            Err(_) => return,
-        };
-        let Some(changed) = changed_file(&first) else {
-            continue;
-        };
-        let mut more = 0usize;
-        loop {
-            match rx.recv_timeout(debounce) {
-                Ok(Ok(ev)) => more += usize::from(changed_file(&ev).is_some()),
-                Ok(Err(e)) => tracing::warn!(error = %e, "file watcher error"),
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        }
-        tracing::info!(
-            changed = %changed.display(),
-            more_events = more,
-            "content changed; reloading"
-        );
-        // The outcome is logged and recorded by reload itself.
-        let _ = state.reload();
-    }
+/// Reloads once for a batch of debounced events when one of them changed a content file.
+fn reload_for(events: &[DebouncedEvent], state: &AppState) {
+    let mut changed = events.iter().filter_map(|e| changed_file(e));
+    let Some(first) = changed.next() else {
+        return;
+    };
+    tracing::info!(
+        changed = %first.display(),
+        more_events = changed.count(),
+        "content changed; reloading"
+    );
+    // The outcome is logged and recorded by reload itself.
+    let _ = state.reload();
 }
 
 /// The content file an event changed; `None` for reads (loading the content opens every
