@@ -412,7 +412,8 @@ pub(crate) async fn handle(
 }
 
 /// Queues an escalation for the outgoing webhook, when one is configured. A failure is
-/// logged: the customer's reply has gone out and matters more.
+/// logged: the customer's reply has gone out and matters more. Blocking (it writes to the
+/// state database): call it on a blocking thread, as `/v1/respond` and [`handle`] do.
 pub(crate) fn queue_escalation(state: &AppState, source: &str, msg: &Message, reply: &Reply) {
     let Some(outbox) = state.outbox() else {
         return;

@@ -259,7 +259,13 @@ pub(super) async fn handback(
             e.to_string(),
         )
     })?;
-    let handed_back = state.snapshot().engine.hand_back(&key);
+    // The engine's session table, like the rest of the engine, is used off the async threads.
+    let handed_back = tokio::task::spawn_blocking(move || state.snapshot().engine.hand_back(&key))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "handback task failed");
+            ApiError::internal()
+        })?;
     Ok(Json(
         json!({ "session_id": id, "handed_back": handed_back }),
     ))

@@ -261,11 +261,16 @@ impl AppState {
     /// [`Integrations::maintenance`] hook on a blocking thread. Returns how many
     /// conversations were forgotten.
     pub async fn maintain(&self) -> usize {
-        let purged = self.snapshot().engine.sessions().purge_expired();
-        if let Some(l) = &self.inner.limiter {
-            l.forget_idle();
-        }
-        self.inner.auth_failures.forget_idle();
+        // The session table and the limits' tables are walked under their locks, and the
+        // hook writes to the state database: all of it off the async threads.
+        let state = self.clone();
+        let purged = match tokio::task::spawn_blocking(move || state.forget_idle()).await {
+            Ok(purged) => purged,
+            Err(e) => {
+                tracing::error!(error = %e, "maintenance task failed");
+                0
+            }
+        };
         if let Some(hook) = self.inner.maintenance.clone() {
             let now = webhook::unix_now();
             match tokio::task::spawn_blocking(move || hook(now)).await {
@@ -277,6 +282,17 @@ impl AppState {
         if purged > 0 {
             tracing::debug!(purged, "expired conversations forgotten");
         }
+        purged
+    }
+
+    /// Forgets expired conversations and idle rate-limit entries; how many conversations
+    /// went. Blocking.
+    fn forget_idle(&self) -> usize {
+        let purged = self.snapshot().engine.sessions().purge_expired();
+        if let Some(l) = &self.inner.limiter {
+            l.forget_idle();
+        }
+        self.inner.auth_failures.forget_idle();
         purged
     }
 
