@@ -52,7 +52,7 @@ pub const TIMESTAMP_HEADER: &str = "x-chatwoot-timestamp";
 const MAX_NAME_CHARS: usize = 100;
 
 /// Talks to Chatwoot's application API with the agent bot's token.
-pub(crate) struct Client {
+pub(super) struct Client {
     config: ChatwootConfig,
     agent: ureq::Agent,
 }
@@ -116,7 +116,7 @@ impl Client {
 
 /// The Chatwoot conversation a message belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target {
+pub(super) struct Target {
     account: String,
     conversation: String,
 }
@@ -236,7 +236,7 @@ fn ok(status: &str, extra: Value) -> axum::Json<Value> {
 }
 
 /// The handler of `POST /v1/webhooks/chatwoot`, after the body was read.
-pub(crate) async fn handle(
+pub(super) async fn handle(
     state: &AppState,
     peer: IpAddr,
     headers: &HeaderMap,
@@ -414,7 +414,7 @@ pub(crate) async fn handle(
 /// Queues an escalation for the outgoing webhook, when one is configured. A failure is
 /// logged: the customer's reply has gone out and matters more. Blocking (it writes to the
 /// state database): call it on a blocking thread, as `/v1/respond` and [`handle`] do.
-pub(crate) fn queue_escalation(state: &AppState, source: &str, msg: &Message, reply: &Reply) {
+pub(super) fn queue_escalation(state: &AppState, source: &str, msg: &Message, reply: &Reply) {
     let Some(outbox) = state.outbox() else {
         return;
     };

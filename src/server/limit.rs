@@ -24,7 +24,7 @@ const AUTH_WINDOW: Duration = Duration::from_secs(60);
 const MAX_TRACKED_CLIENTS: usize = 100_000;
 
 /// The rate limit of the `/v1` endpoints.
-pub(crate) struct Limiter {
+pub(super) struct Limiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     header: Option<HeaderName>,
     clock: DefaultClock,
@@ -68,7 +68,7 @@ impl Limiter {
 
 /// The client of a request: the last address in the trusted header `header` when it is
 /// configured and present, else the peer address (unspecified when unknown, as in tests).
-pub(crate) fn client_ip(
+pub(super) fn client_ip(
     header: Option<&HeaderName>,
     headers: &HeaderMap,
     peer: Option<IpAddr>,
@@ -84,7 +84,7 @@ pub(crate) fn client_ip(
 
 /// What a failed authentication was for; each has its own count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Guard {
+pub(super) enum Guard {
     /// The admin bearer token.
     Admin,
     /// A webhook delivery's signature.
@@ -100,7 +100,7 @@ struct Window {
 /// Counts failed authentications per client in fixed one-minute windows. IPv6 clients are
 /// counted per /64, the block one host usually has.
 #[derive(Debug, Default)]
-pub(crate) struct AuthFailures {
+pub(super) struct AuthFailures {
     windows: Mutex<HashMap<(Guard, IpAddr), Window>>,
 }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 /// The `Content-Type` of the rendered metrics.
-pub(crate) use prometheus_text::CONTENT_TYPE;
+pub(super) use prometheus_text::CONTENT_TYPE;
 
 /// Every route of the server, as the `endpoint` label names it.
 pub const ENDPOINTS: &[&str] = &[
@@ -75,7 +75,7 @@ struct VersionLabel {
 type Latency = Family<EndpointLabel, Histogram, fn() -> Histogram>;
 
 /// What the content looks like now, for the gauges.
-pub(crate) struct ContentGauges<'a> {
+pub(super) struct ContentGauges<'a> {
     pub version: &'a str,
     pub generation: u64,
     pub loaded_at_secs: f64,
@@ -84,7 +84,7 @@ pub(crate) struct ContentGauges<'a> {
 }
 
 /// The server's counters and histograms.
-pub(crate) struct Metrics {
+pub(super) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Latency,
@@ -308,7 +308,7 @@ where
 }
 
 /// The decision as the JSON and the metrics spell it.
-pub(crate) fn decision_str(d: Decision) -> &'static str {
+pub(super) fn decision_str(d: Decision) -> &'static str {
     match d {
         Decision::Answer => "answer",
         Decision::Clarify => "clarify",

@@ -197,7 +197,7 @@ impl Outbox {
 
     /// Sends due rows now and then until the task is dropped: every few seconds, and at once
     /// when something is queued.
-    pub(crate) async fn run(self: Arc<Self>) {
+    pub(super) async fn run(self: Arc<Self>) {
         const TICK: Duration = Duration::from_secs(5);
         loop {
             let outbox = Arc::clone(&self);
@@ -227,7 +227,7 @@ pub(super) fn http_agent(timeout_secs: u64) -> ureq::Agent {
 }
 
 /// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> i64 {
+pub(super) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
