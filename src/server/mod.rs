@@ -48,6 +48,7 @@ mod handlers;
 mod limit;
 mod metrics;
 mod middleware;
+mod overrides;
 mod reload;
 mod run;
 pub mod signature;
