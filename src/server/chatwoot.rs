@@ -29,12 +29,12 @@
 //! The conversation's session is `chatwoot:<account>:<conversation>`, in Chatwoot's own
 //! key space ([`CHATWOOT_SCOPE`]): `/v1/respond` callers cannot reach it.
 
-use super::config::ChatwootConfig;
+use super::chatwoot_api::Target;
 use super::error::{code, ApiError};
 use super::limit::Guard;
 use super::signature;
 use super::state::AppState;
-use super::webhook::{escalation_payload, http_agent, unix_now};
+use super::webhook::{escalation_payload, unix_now};
 use crate::{Customer, Decision, Message, Reply};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
@@ -50,76 +50,6 @@ pub const TIMESTAMP_HEADER: &str = "x-chatwoot-timestamp";
 
 /// Longest customer name passed on to the greeting.
 const MAX_NAME_CHARS: usize = 100;
-
-/// Talks to Chatwoot's application API with the agent bot's token.
-pub(super) struct Client {
-    config: ChatwootConfig,
-    agent: ureq::Agent,
-}
-
-impl Client {
-    pub fn new(config: ChatwootConfig) -> Client {
-        Client {
-            agent: http_agent(config.timeout_secs),
-            config,
-        }
-    }
-
-    pub fn config(&self) -> &ChatwootConfig {
-        &self.config
-    }
-
-    fn conversation_url(&self, target: &Target, what: &str) -> String {
-        format!(
-            "{}/api/v1/accounts/{}/conversations/{}/{what}",
-            self.config.base_url, target.account, target.conversation
-        )
-    }
-
-    fn post(&self, url: &str, body: Value) -> Result<(), String> {
-        let result = self
-            .agent
-            .post(url)
-            .set("api_access_token", &self.config.api_token)
-            .send_json(body);
-        match result {
-            Ok(resp) if (200..300).contains(&resp.status()) => Ok(()),
-            Ok(resp) => Err(format!("{url}: HTTP {}", resp.status())),
-            Err(ureq::Error::Status(code, resp)) => {
-                let detail: String = resp
-                    .into_string()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(200)
-                    .collect();
-                Err(format!("{url}: HTTP {code} {}", detail.trim()))
-            }
-            Err(ureq::Error::Transport(t)) => Err(format!("{url}: {t}")),
-        }
-    }
-
-    /// Posts a public outgoing message in the conversation.
-    pub fn send_message(&self, target: &Target, content: &str) -> Result<(), String> {
-        let url = self.conversation_url(target, "messages");
-        self.post(
-            &url,
-            json!({ "content": content, "message_type": "outgoing", "private": false }),
-        )
-    }
-
-    /// Opens the conversation: it leaves the bot for the agents' queue.
-    pub fn open(&self, target: &Target) -> Result<(), String> {
-        let url = self.conversation_url(target, "toggle_status");
-        self.post(&url, json!({ "status": "open" }))
-    }
-}
-
-/// The Chatwoot conversation a message belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Target {
-    account: String,
-    conversation: String,
-}
 
 /// What a delivery asks of the bot.
 #[derive(Debug, PartialEq)]
@@ -217,10 +147,7 @@ fn parse(body: &Value) -> Result<Event, ApiError> {
         .filter(|n| !n.is_empty())
         .map(|n| n.chars().take(MAX_NAME_CHARS).collect());
     Ok(Event::Incoming {
-        target: Target {
-            account,
-            conversation: conversation_id,
-        },
+        target: Target::new(account, conversation_id),
         message_id,
         text: text.to_string(),
         name,
@@ -302,7 +229,7 @@ pub(super) async fn handle(
         return Err(ApiError::internal());
     };
 
-    let key = format!("chatwoot:{}:{message_id}", target.account);
+    let key = format!("chatwoot:{}:{message_id}", target.account());
     let first = {
         let (store, key) = (store.clone(), key.clone());
         blocking(move || store.first_delivery(&key, unix_now())).await?
@@ -315,7 +242,7 @@ pub(super) async fn handle(
     // Account and conversation ids are digits only (see `id_of`): the key is always valid.
     let session_id = crate::session::scoped_key(
         CHATWOOT_SCOPE,
-        &format!("{}:{}", target.account, target.conversation),
+        &format!("{}:{}", target.account(), target.conversation()),
     )
     .map_err(|e| invalid(format!("conversation.id: {e}")))?;
     let msg = Message {
@@ -479,10 +406,7 @@ mod tests {
         assert_eq!(
             event(incoming()),
             Event::Incoming {
-                target: Target {
-                    account: "3".into(),
-                    conversation: "12".into()
-                },
+                target: Target::new("3".into(), "12".into()),
                 message_id: "41".into(),
                 text: "Where is my parcel?".into(),
                 name: Some("Ravi".into()),

@@ -2,7 +2,7 @@
 //!
 //! | endpoint | what |
 //! | --- | --- |
-//! | `POST /v1/respond` | a [`Message`] as JSON in, the [`Reply`] JSON out |
+//! | `POST /v1/respond` | a [`Message`](crate::Message) as JSON in, the [`Reply`](crate::Reply) JSON out |
 //! | `GET /healthz` | liveness |
 //! | `GET /readyz` | content loaded; reports a failed reload |
 //! | `GET /metrics` | Prometheus text |
@@ -40,6 +40,7 @@
 //! ```
 
 mod chatwoot;
+mod chatwoot_api;
 mod config;
 mod connection;
 mod error;
@@ -53,6 +54,7 @@ mod reload;
 mod run;
 pub mod signature;
 mod state;
+mod watch;
 pub mod webhook;
 
 pub use chatwoot::CHATWOOT_SCOPE;
@@ -64,7 +66,8 @@ pub use error::{code, ApiError};
 pub use handlers::{API_SCOPE, OPENAPI_JSON};
 pub use limit::AUTH_FAILURES_PER_MINUTE;
 pub use metrics::{ENDPOINTS, OTHER_ENDPOINT};
-pub use reload::{content_version, watch, ReloadFailure, Snapshot, Watcher, CONTENT_DIRS};
+pub use reload::{content_version, ReloadFailure, Snapshot, CONTENT_DIRS};
 pub use run::{app, run, serve, ServeError};
 pub use state::{AppState, Integrations, MaintenanceHook, MAINTENANCE_INTERVAL};
+pub use watch::{watch, Watcher};
 pub use webhook::{DeliveryReport, Outbox};

@@ -7,8 +7,8 @@ use super::handlers::{
     openapi, preview_css, preview_html, preview_js, readyz, respond,
 };
 use super::middleware::{authorize, rate_limit, timed_out, track};
-use super::reload::watch;
 use super::state::{AppState, Integrations, MaintenanceHook, MAINTENANCE_INTERVAL};
+use super::watch::watch;
 use crate::Engine;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;

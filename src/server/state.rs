@@ -1,7 +1,7 @@
 //! What every request handler shares: the content being served, the settings, the metrics,
 //! the limits and the help-desk integrations; with reload, maintenance and draining.
 
-use super::chatwoot;
+use super::chatwoot_api;
 use super::config::{ChatwootConfig, ServerConfig, WebhookConfig};
 use super::error::ApiError;
 use super::limit::{self, AuthFailures, Guard, Limiter, AUTH_FAILURES_PER_MINUTE};
@@ -79,7 +79,7 @@ struct Inner {
     auth_failures: AuthFailures,
     draining: AtomicBool,
     store: Option<Arc<dyn crate::store::Store>>,
-    chatwoot: Option<chatwoot::Client>,
+    chatwoot: Option<chatwoot_api::Client>,
     outbox: Option<Arc<Outbox>>,
     maintenance: Option<MaintenanceHook>,
 }
@@ -126,7 +126,7 @@ impl AppState {
                     .map(|w| Arc::new(Outbox::new(Arc::clone(&i.store), w)));
                 (
                     Some(i.store),
-                    i.chatwoot.map(chatwoot::Client::new),
+                    i.chatwoot.map(chatwoot_api::Client::new),
                     outbox,
                     i.maintenance,
                 )
@@ -247,7 +247,7 @@ impl AppState {
     }
 
     /// The Chatwoot client, when `[chatwoot]` is configured.
-    pub(super) fn chatwoot(&self) -> Option<&chatwoot::Client> {
+    pub(super) fn chatwoot(&self) -> Option<&chatwoot_api::Client> {
         self.inner.chatwoot.as_ref()
     }
 
