@@ -27,17 +27,21 @@
 //! answered once and a failed one can be retried.
 //!
 //! The conversation's session is `chatwoot:<account>:<conversation>`, in Chatwoot's own
-//! key space ([`super::CHATWOOT_SCOPE`]): `/v1/respond` callers cannot reach it.
+//! key space ([`CHATWOOT_SCOPE`]): `/v1/respond` callers cannot reach it.
 
+use super::chatwoot_api::Target;
+use super::error::{code, ApiError};
 use super::limit::Guard;
 use super::signature;
+use super::state::AppState;
 use super::webhook::{escalation_payload, unix_now};
-use super::{code, ApiError, AppState, ChatwootConfig, CHATWOOT_SCOPE};
 use crate::{Customer, Decision, Message, Reply};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::net::IpAddr;
-use std::time::Duration;
+
+/// The key space of Chatwoot conversations: `chatwoot:<account>:<conversation>`.
+pub const CHATWOOT_SCOPE: &str = "chatwoot";
 
 /// The header with the delivery's signature.
 pub const SIGNATURE_HEADER: &str = "x-chatwoot-signature";
@@ -46,78 +50,6 @@ pub const TIMESTAMP_HEADER: &str = "x-chatwoot-timestamp";
 
 /// Longest customer name passed on to the greeting.
 const MAX_NAME_CHARS: usize = 100;
-
-/// Talks to Chatwoot's application API with the agent bot's token.
-pub(crate) struct Client {
-    config: ChatwootConfig,
-    agent: ureq::Agent,
-}
-
-impl Client {
-    pub fn new(config: ChatwootConfig) -> Client {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(config.timeout_secs))
-            .redirects(0)
-            .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Client { config, agent }
-    }
-
-    pub fn config(&self) -> &ChatwootConfig {
-        &self.config
-    }
-
-    fn conversation_url(&self, target: &Target, what: &str) -> String {
-        format!(
-            "{}/api/v1/accounts/{}/conversations/{}/{what}",
-            self.config.base_url, target.account, target.conversation
-        )
-    }
-
-    fn post(&self, url: &str, body: Value) -> Result<(), String> {
-        let result = self
-            .agent
-            .post(url)
-            .set("api_access_token", &self.config.api_token)
-            .send_json(body);
-        match result {
-            Ok(resp) if (200..300).contains(&resp.status()) => Ok(()),
-            Ok(resp) => Err(format!("{url}: HTTP {}", resp.status())),
-            Err(ureq::Error::Status(code, resp)) => {
-                let detail: String = resp
-                    .into_string()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(200)
-                    .collect();
-                Err(format!("{url}: HTTP {code} {}", detail.trim()))
-            }
-            Err(ureq::Error::Transport(t)) => Err(format!("{url}: {t}")),
-        }
-    }
-
-    /// Posts a public outgoing message in the conversation.
-    pub fn send_message(&self, target: &Target, content: &str) -> Result<(), String> {
-        let url = self.conversation_url(target, "messages");
-        self.post(
-            &url,
-            json!({ "content": content, "message_type": "outgoing", "private": false }),
-        )
-    }
-
-    /// Opens the conversation: it leaves the bot for the agents' queue.
-    pub fn open(&self, target: &Target) -> Result<(), String> {
-        let url = self.conversation_url(target, "toggle_status");
-        self.post(&url, json!({ "status": "open" }))
-    }
-}
-
-/// The Chatwoot conversation a message belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target {
-    account: String,
-    conversation: String,
-}
 
 /// What a delivery asks of the bot.
 #[derive(Debug, PartialEq)]
@@ -215,10 +147,7 @@ fn parse(body: &Value) -> Result<Event, ApiError> {
         .filter(|n| !n.is_empty())
         .map(|n| n.chars().take(MAX_NAME_CHARS).collect());
     Ok(Event::Incoming {
-        target: Target {
-            account,
-            conversation: conversation_id,
-        },
+        target: Target::new(account, conversation_id),
         message_id,
         text: text.to_string(),
         name,
@@ -234,13 +163,13 @@ fn ok(status: &str, extra: Value) -> axum::Json<Value> {
 }
 
 /// The handler of `POST /v1/webhooks/chatwoot`, after the body was read.
-pub(crate) async fn handle(
+pub(super) async fn handle(
     state: &AppState,
     peer: IpAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<axum::Json<Value>, ApiError> {
-    let Some(client) = state.inner.chatwoot.as_ref() else {
+    let Some(client) = state.chatwoot() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             code::CHATWOOT_DISABLED,
@@ -294,13 +223,13 @@ pub(crate) async fn handle(
             name,
         } => (target, message_id, text, name),
     };
-    let Some(store) = state.inner.store.clone() else {
+    let Some(store) = state.store().cloned() else {
         // `with_integrations` always sets a store with Chatwoot.
         tracing::error!("Chatwoot is enabled without a state database");
         return Err(ApiError::internal());
     };
 
-    let key = format!("chatwoot:{}:{message_id}", target.account);
+    let key = format!("chatwoot:{}:{message_id}", target.account());
     let first = {
         let (store, key) = (store.clone(), key.clone());
         blocking(move || store.first_delivery(&key, unix_now())).await?
@@ -313,7 +242,7 @@ pub(crate) async fn handle(
     // Account and conversation ids are digits only (see `id_of`): the key is always valid.
     let session_id = crate::session::scoped_key(
         CHATWOOT_SCOPE,
-        &format!("{}:{}", target.account, target.conversation),
+        &format!("{}:{}", target.account(), target.conversation()),
     )
     .map_err(|e| invalid(format!("conversation.id: {e}")))?;
     let msg = Message {
@@ -339,7 +268,7 @@ pub(crate) async fn handle(
                 }
             }
             let reply = engine.respond(&msg);
-            state.inner.metrics.observe_reply(&reply);
+            state.metrics().observe_reply(&reply);
             Ok((msg, reply))
         })
         .await?
@@ -350,7 +279,7 @@ pub(crate) async fn handle(
         let client = state.clone();
         let (target, text) = (target.clone(), reply.text.clone());
         blocking(move || {
-            let Some(client) = client.inner.chatwoot.as_ref() else {
+            let Some(client) = client.chatwoot() else {
                 return Ok(Err("Chatwoot was disabled".to_string()));
             };
             // Opening first: it can be repeated safely, and the message, sent last, is
@@ -394,7 +323,7 @@ pub(crate) async fn handle(
     });
     tracing::debug!(
         session_id,
-        decision = super::metrics::decision_str(reply.decision),
+        decision = reply.decision.as_str(),
         "answered in Chatwoot"
     );
     if escalate {
@@ -410,9 +339,10 @@ pub(crate) async fn handle(
 }
 
 /// Queues an escalation for the outgoing webhook, when one is configured. A failure is
-/// logged: the customer's reply has gone out and matters more.
-pub(crate) fn queue_escalation(state: &AppState, source: &str, msg: &Message, reply: &Reply) {
-    let Some(outbox) = state.inner.outbox.as_ref() else {
+/// logged: the customer's reply has gone out and matters more. Blocking (it writes to the
+/// state database): call it on a blocking thread, as `/v1/respond` and [`handle`] do.
+pub(super) fn queue_escalation(state: &AppState, source: &str, msg: &Message, reply: &Reply) {
+    let Some(outbox) = state.outbox() else {
         return;
     };
     let Some(payload) = escalation_payload(source, msg, reply) else {
@@ -434,7 +364,7 @@ pub(crate) fn queue_escalation(state: &AppState, source: &str, msg: &Message, re
 
 /// Runs blocking work (SQLite, HTTP) off the async threads; a panic in it is a 500.
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::Error> + Send + 'static,
+    f: impl FnOnce() -> Result<T, crate::error::Error> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
@@ -476,10 +406,7 @@ mod tests {
         assert_eq!(
             event(incoming()),
             Event::Incoming {
-                target: Target {
-                    account: "3".into(),
-                    conversation: "12".into()
-                },
+                target: Target::new("3".into(), "12".into()),
                 message_id: "41".into(),
                 text: "Where is my parcel?".into(),
                 name: Some("Ravi".into()),

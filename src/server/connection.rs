@@ -33,7 +33,7 @@ use tokio::time::Sleep;
 
 /// How the connections of one server are run.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
+pub(super) struct Limits {
     /// Connections open at once.
     pub max_connections: usize,
     /// Until a request's headers are complete.
@@ -46,7 +46,7 @@ pub(crate) struct Limits {
 
 /// Accepts connections on `listener` and serves `router` on each until `shutdown`
 /// completes; then lets the connections finish and returns.
-pub(crate) async fn accept_loop(
+pub(super) async fn accept_loop(
     listener: TcpListener,
     router: Router,
     limits: Limits,

@@ -3,6 +3,7 @@
 //! (admin token, webhook signature), which is always on.
 
 use super::config::RateLimitConfig;
+use crate::session::lock;
 use axum::http::{HeaderMap, HeaderName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -23,7 +24,7 @@ const AUTH_WINDOW: Duration = Duration::from_secs(60);
 const MAX_TRACKED_CLIENTS: usize = 100_000;
 
 /// The rate limit of the `/v1` endpoints.
-pub(crate) struct Limiter {
+pub(super) struct Limiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     header: Option<HeaderName>,
     clock: DefaultClock,
@@ -67,7 +68,7 @@ impl Limiter {
 
 /// The client of a request: the last address in the trusted header `header` when it is
 /// configured and present, else the peer address (unspecified when unknown, as in tests).
-pub(crate) fn client_ip(
+pub(super) fn client_ip(
     header: Option<&HeaderName>,
     headers: &HeaderMap,
     peer: Option<IpAddr>,
@@ -83,7 +84,7 @@ pub(crate) fn client_ip(
 
 /// What a failed authentication was for; each has its own count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Guard {
+pub(super) enum Guard {
     /// The admin bearer token.
     Admin,
     /// A webhook delivery's signature.
@@ -99,7 +100,7 @@ struct Window {
 /// Counts failed authentications per client in fixed one-minute windows. IPv6 clients are
 /// counted per /64, the block one host usually has.
 #[derive(Debug, Default)]
-pub(crate) struct AuthFailures {
+pub(super) struct AuthFailures {
     windows: Mutex<HashMap<(Guard, IpAddr), Window>>,
 }
 
@@ -107,7 +108,7 @@ impl AuthFailures {
     /// `Err(wait)` when `client` has failed [`AUTH_FAILURES_PER_MINUTE`] times this minute.
     pub fn check(&self, guard: Guard, client: IpAddr) -> Result<(), Duration> {
         let now = Instant::now();
-        let windows = self.lock();
+        let windows = lock(&self.windows);
         match windows.get(&(guard, block(client))) {
             Some(w)
                 if w.failures >= AUTH_FAILURES_PER_MINUTE
@@ -122,7 +123,7 @@ impl AuthFailures {
     /// Counts one failure of `client`.
     pub fn failed(&self, guard: Guard, client: IpAddr) {
         let now = Instant::now();
-        let mut windows = self.lock();
+        let mut windows = lock(&self.windows);
         let key = (guard, block(client));
         if !windows.contains_key(&key) && windows.len() >= MAX_TRACKED_CLIENTS {
             windows.retain(|_, w| now.duration_since(w.start) < AUTH_WINDOW);
@@ -146,12 +147,7 @@ impl AuthFailures {
     /// Forgets windows that are over.
     pub fn forget_idle(&self) {
         let now = Instant::now();
-        self.lock()
-            .retain(|_, w| now.duration_since(w.start) < AUTH_WINDOW);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Guard, IpAddr), Window>> {
-        self.windows.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.windows).retain(|_, w| now.duration_since(w.start) < AUTH_WINDOW);
     }
 }
 

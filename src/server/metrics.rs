@@ -1,11 +1,21 @@
-//! Prometheus metrics, kept in memory and rendered as text for `GET /metrics`.
+//! Prometheus metrics, kept in memory by `prometheus-client` and rendered in the Prometheus
+//! text format (0.0.4) for `GET /metrics`.
 
-use crate::{Decision, Reply};
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use crate::model::{Decision, Reply};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    prometheus_text, DescriptorEncoder, EncodeLabelSet, EncodeMetric,
+};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+/// The `Content-Type` of the rendered metrics.
+pub(super) use prometheus_text::CONTENT_TYPE;
 
 /// Every route of the server, as the `endpoint` label names it.
 pub const ENDPOINTS: &[&str] = &[
@@ -30,31 +40,42 @@ const BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_nanos: AtomicU64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: &'static str,
+    status: u16,
 }
 
-impl Histogram {
-    fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        for (bound, n) in BUCKETS.iter().zip(&self.buckets) {
-            if secs <= *bound {
-                n.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(
-            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabel {
+    endpoint: &'static str,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    lang: &'static str,
+    decision: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LangLabel {
+    lang: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabel {
+    rule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: String,
+}
+
+type Latency = Family<EndpointLabel, Histogram, fn() -> Histogram>;
 
 /// What the content looks like now, for the gauges.
-pub(crate) struct ContentGauges<'a> {
+pub(super) struct ContentGauges<'a> {
     pub version: &'a str,
     pub generation: u64,
     pub loaded_at_secs: f64,
@@ -63,30 +84,86 @@ pub(crate) struct ContentGauges<'a> {
 }
 
 /// The server's counters and histograms.
-pub(crate) struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    latency: Vec<Histogram>,
-    decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    fallbacks: Mutex<BTreeMap<&'static str, u64>>,
-    escalations: Mutex<BTreeMap<String, u64>>,
-    reloads: AtomicU64,
-    reload_failures: AtomicU64,
-    rate_limited: AtomicU64,
+pub(super) struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Latency,
+    decisions: Family<DecisionLabels, Counter>,
+    fallbacks: Family<LangLabel, Counter>,
+    escalations: Family<RuleLabel, Counter>,
+    reloads: Counter,
+    reload_failures: Counter,
+    rate_limited: Counter,
 }
 
 impl Metrics {
     pub fn new() -> Metrics {
+        let requests = Family::default();
+        let latency = Latency::new_with_constructor(|| Histogram::new(BUCKETS));
+        let (decisions, fallbacks, escalations) = Default::default();
+        let (reloads, reload_failures, rate_limited) = Default::default();
+        // The registry holds clones, which share their counts with the fields. Counters are
+        // named without `_total`: the encoder adds it.
+        let mut registry = Registry::default();
+        let r = &mut registry;
+        list(
+            r,
+            "sahaya_http_requests",
+            "HTTP requests by endpoint and status code.",
+            &requests,
+        );
+        list(
+            r,
+            "sahaya_http_request_duration_seconds",
+            "Time to answer HTTP requests, by endpoint.",
+            &latency,
+        );
+        list(
+            r,
+            "sahaya_decisions",
+            "Replies by language and decision (answer, clarify, fallback, escalate).",
+            &decisions,
+        );
+        list(
+            r,
+            "sahaya_fallbacks",
+            "Replies that found no answer, by language.",
+            &fallbacks,
+        );
+        list(
+            r,
+            "sahaya_escalations",
+            "Conversations handed to a person, by the rule that escalated.",
+            &escalations,
+        );
+        list(
+            r,
+            "sahaya_reloads",
+            "Content reloads that succeeded.",
+            &reloads,
+        );
+        list(
+            r,
+            "sahaya_reload_failures",
+            "Content reloads that failed (the last good content kept serving).",
+            &reload_failures,
+        );
+        list(
+            r,
+            "sahaya_rate_limited",
+            "Requests refused with 429 by the rate limit.",
+            &rate_limited,
+        );
         Metrics {
-            requests: Mutex::new(BTreeMap::new()),
-            latency: (0..=ENDPOINTS.len())
-                .map(|_| Histogram::default())
-                .collect(),
-            decisions: Mutex::new(BTreeMap::new()),
-            fallbacks: Mutex::new(BTreeMap::new()),
-            escalations: Mutex::new(BTreeMap::new()),
-            reloads: AtomicU64::new(0),
-            reload_failures: AtomicU64::new(0),
-            rate_limited: AtomicU64::new(0),
+            registry,
+            requests,
+            latency,
+            decisions,
+            fallbacks,
+            escalations,
+            reloads,
+            reload_failures,
+            rate_limited,
         }
     }
 
@@ -98,219 +175,150 @@ impl Metrics {
     }
 
     pub fn observe_request(&self, endpoint: &'static str, status: u16, took: Duration) {
-        *lock(&self.requests).entry((endpoint, status)).or_default() += 1;
-        let i = ENDPOINTS
-            .iter()
-            .position(|e| *e == endpoint)
-            .unwrap_or(ENDPOINTS.len());
-        self.latency[i].observe(took);
+        self.requests
+            .get_or_create(&RequestLabels { endpoint, status })
+            .inc();
+        self.latency
+            .get_or_create(&EndpointLabel { endpoint })
+            .observe(took.as_secs_f64());
     }
 
     pub fn observe_reply(&self, reply: &Reply) {
         let lang = reply.lang.code();
-        *lock(&self.decisions)
-            .entry((lang, decision_str(reply.decision)))
-            .or_default() += 1;
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                lang,
+                decision: reply.decision.as_str(),
+            })
+            .inc();
         if reply.decision == Decision::Fallback {
-            *lock(&self.fallbacks).entry(lang).or_default() += 1;
+            self.fallbacks.get_or_create(&LangLabel { lang }).inc();
         }
         if let Some(e) = &reply.escalation {
-            *lock(&self.escalations).entry(e.rule.clone()).or_default() += 1;
+            self.escalations
+                .get_or_create(&RuleLabel {
+                    rule: e.rule.clone(),
+                })
+                .inc();
         }
     }
 
     pub fn reload_succeeded(&self) {
-        self.reloads.fetch_add(1, Ordering::Relaxed);
+        self.reloads.inc();
     }
 
     pub fn reload_failed(&self) {
-        self.reload_failures.fetch_add(1, Ordering::Relaxed);
+        self.reload_failures.inc();
     }
 
     pub fn rate_limited(&self) {
-        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        self.rate_limited.inc();
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self, content: &ContentGauges<'_>) -> String {
         let mut out = String::with_capacity(8192);
-        header(
-            &mut out,
-            "sahaya_http_requests_total",
-            "counter",
-            "HTTP requests by endpoint and status code.",
-        );
-        for ((endpoint, status), n) in lock(&self.requests).iter() {
-            let _ = writeln!(
-                out,
-                "sahaya_http_requests_total{{endpoint=\"{}\",status=\"{status}\"}} {n}",
-                escape(endpoint)
-            );
-        }
-        header(
-            &mut out,
-            "sahaya_http_request_duration_seconds",
-            "histogram",
-            "Time to answer HTTP requests, by endpoint.",
-        );
-        let names = ENDPOINTS.iter().chain(std::iter::once(&OTHER_ENDPOINT));
-        for (endpoint, h) in names.zip(&self.latency) {
-            let count = h.count.load(Ordering::Relaxed);
-            if count == 0 {
-                continue;
-            }
-            let ep = escape(endpoint);
-            for (bound, n) in BUCKETS.iter().zip(&h.buckets) {
-                let _ = writeln!(
-                    out,
-                    "sahaya_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"{bound}\"}} {}",
-                    n.load(Ordering::Relaxed)
-                );
-            }
-            let _ = writeln!(
-                out,
-                "sahaya_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "sahaya_http_request_duration_seconds_sum{{endpoint=\"{ep}\"}} {}",
-                h.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
-            );
-            let _ = writeln!(
-                out,
-                "sahaya_http_request_duration_seconds_count{{endpoint=\"{ep}\"}} {count}"
-            );
-        }
-        header(
-            &mut out,
-            "sahaya_decisions_total",
-            "counter",
-            "Replies by language and decision (answer, clarify, fallback, escalate).",
-        );
-        for ((lang, decision), n) in lock(&self.decisions).iter() {
-            let _ = writeln!(
-                out,
-                "sahaya_decisions_total{{lang=\"{lang}\",decision=\"{decision}\"}} {n}"
-            );
-        }
-        header(
-            &mut out,
-            "sahaya_fallbacks_total",
-            "counter",
-            "Replies that found no answer, by language.",
-        );
-        for (lang, n) in lock(&self.fallbacks).iter() {
-            let _ = writeln!(out, "sahaya_fallbacks_total{{lang=\"{lang}\"}} {n}");
-        }
-        header(
-            &mut out,
-            "sahaya_escalations_total",
-            "counter",
-            "Conversations handed to a person, by the rule that escalated.",
-        );
-        for (rule, n) in lock(&self.escalations).iter() {
-            let _ = writeln!(
-                out,
-                "sahaya_escalations_total{{rule=\"{}\"}} {n}",
-                escape(rule)
-            );
-        }
-        let counters = [
-            (
-                "sahaya_reloads_total",
-                "Content reloads that succeeded.",
-                &self.reloads,
-            ),
-            (
-                "sahaya_reload_failures_total",
-                "Content reloads that failed (the last good content kept serving).",
-                &self.reload_failures,
-            ),
-            (
-                "sahaya_rate_limited_total",
-                "Requests refused with 429 by the rate limit.",
-                &self.rate_limited,
-            ),
-        ];
-        for (name, help, v) in counters {
-            header(&mut out, name, "counter", help);
-            let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
-        }
-        header(
-            &mut out,
-            "sahaya_content_info",
-            "gauge",
-            "The content being served; `version` is a hash of its files.",
-        );
-        let _ = writeln!(
-            out,
-            "sahaya_content_info{{version=\"{}\"}} 1",
-            escape(content.version)
-        );
-        let gauges = [
-            (
-                "sahaya_content_generation",
-                "Content snapshots loaded since start (1 = the first).",
-                content.generation as f64,
-            ),
-            (
-                "sahaya_content_loaded_timestamp_seconds",
-                "When the content being served was loaded, Unix time.",
-                content.loaded_at_secs,
-            ),
-            (
-                "sahaya_content_topics",
-                "Knowledge topics in the content being served.",
-                content.topics as f64,
-            ),
-            (
-                "sahaya_content_reload_failed",
-                "1 while the last reload failed and older content is being served.",
-                if content.reload_failed { 1.0 } else { 0.0 },
-            ),
-        ];
-        for (name, help, v) in gauges {
-            header(&mut out, name, "gauge", help);
-            let _ = writeln!(out, "{name} {v}");
+        let written = prometheus_text::encode(&mut out, &self.registry)
+            .and_then(|()| prometheus_text::encode(&mut out, &content_registry(content)));
+        if let Err(e) = written {
+            tracing::error!(error = %e, "rendering the metrics");
         }
         out
     }
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+/// The gauges of the content being served, read afresh for each rendering.
+fn content_registry(content: &ContentGauges<'_>) -> Registry {
+    let mut registry = Registry::default();
+    let info = Family::<VersionLabel, Gauge>::default();
+    info.get_or_create(&VersionLabel {
+        version: content.version.to_string(),
+    })
+    .set(1);
+    list(
+        &mut registry,
+        "sahaya_content_info",
+        "The content being served; `version` is a hash of its files.",
+        &info,
+    );
+    let int = |v: u64| {
+        let g = Gauge::<i64>::default();
+        g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        g
+    };
+    list(
+        &mut registry,
+        "sahaya_content_generation",
+        "Content snapshots loaded since start (1 = the first).",
+        &int(content.generation),
+    );
+    let loaded_at = Gauge::<f64, AtomicU64>::default();
+    loaded_at.set(content.loaded_at_secs);
+    list(
+        &mut registry,
+        "sahaya_content_loaded_timestamp_seconds",
+        "When the content being served was loaded, Unix time.",
+        &loaded_at,
+    );
+    list(
+        &mut registry,
+        "sahaya_content_topics",
+        "Knowledge topics in the content being served.",
+        &int(content.topics as u64),
+    );
+    list(
+        &mut registry,
+        "sahaya_content_reload_failed",
+        "1 while the last reload failed and older content is being served.",
+        &int(u64::from(content.reload_failed)),
+    );
+    registry
 }
 
-/// The decision as the JSON and the metrics spell it.
-pub(crate) fn decision_str(d: Decision) -> &'static str {
-    match d {
-        Decision::Answer => "answer",
-        Decision::Clarify => "clarify",
-        Decision::Fallback => "fallback",
-        Decision::Escalate => "escalate",
+/// Adds `metric` to `registry` so that its HELP and TYPE lines are written even before it
+/// has a sample (`Registry::register` leaves out a family with no labels seen yet), with
+/// `help` as given.
+fn list<M>(registry: &mut Registry, name: &'static str, help: &'static str, metric: &M)
+where
+    M: EncodeMetric + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    registry.register_collector(Box::new(Listed {
+        name,
+        help,
+        metric: metric.clone(),
+    }));
+}
+
+#[derive(Debug)]
+struct Listed<M> {
+    name: &'static str,
+    help: &'static str,
+    metric: M,
+}
+
+impl<M> Collector for Listed<M>
+where
+    M: EncodeMetric + std::fmt::Debug + Send + Sync + 'static,
+{
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let metric =
+            encoder.encode_descriptor(self.name, self.help, None, self.metric.metric_type())?;
+        self.metric.encode(metric)
     }
-}
-
-/// Escapes a label value (backslash, double quote, newline).
-fn escape(v: &str) -> String {
-    v.replace('\\', r"\\")
-        .replace('"', "\\\"")
-        .replace('\n', r"\n")
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding a counter lock leaves the counts valid.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    fn render(m: &Metrics) -> String {
+        m.render(&ContentGauges {
+            version: "abc",
+            generation: 1,
+            loaded_at_secs: 1_700_000_000.5,
+            topics: 2,
+            reload_failed: false,
+        })
     }
 
     #[test]
@@ -319,20 +327,115 @@ mod tests {
         m.observe_request("/healthz", 200, Duration::from_micros(50));
         m.observe_request("/healthz", 200, Duration::from_millis(3));
         m.observe_request(Metrics::endpoint(Some("/nope")), 404, Duration::ZERO);
-        let text = m.render(&ContentGauges {
-            version: "abc",
-            generation: 1,
-            loaded_at_secs: 0.0,
-            topics: 2,
-            reload_failed: false,
-        });
+        let text = render(&m);
         assert!(text.contains(
             "sahaya_http_request_duration_seconds_bucket{endpoint=\"/healthz\",le=\"0.0001\"} 1"
         ));
         assert!(text.contains(
             "sahaya_http_request_duration_seconds_bucket{endpoint=\"/healthz\",le=\"0.005\"} 2"
         ));
+        assert!(text.contains(
+            "sahaya_http_request_duration_seconds_bucket{endpoint=\"/healthz\",le=\"+Inf\"} 2"
+        ));
+        assert!(
+            text.contains("sahaya_http_request_duration_seconds_count{endpoint=\"/healthz\"} 2")
+        );
         assert!(text.contains("sahaya_http_requests_total{endpoint=\"other\",status=\"404\"} 1"));
         assert!(text.contains("sahaya_content_info{version=\"abc\"} 1"));
+    }
+
+    #[test]
+    fn every_metric_keeps_its_name_help_and_type() {
+        let text = render(&Metrics::new());
+        for (name, kind, help) in [
+            (
+                "sahaya_http_requests_total",
+                "counter",
+                "HTTP requests by endpoint and status code.",
+            ),
+            (
+                "sahaya_http_request_duration_seconds",
+                "histogram",
+                "Time to answer HTTP requests, by endpoint.",
+            ),
+            (
+                "sahaya_decisions_total",
+                "counter",
+                "Replies by language and decision (answer, clarify, fallback, escalate).",
+            ),
+            (
+                "sahaya_fallbacks_total",
+                "counter",
+                "Replies that found no answer, by language.",
+            ),
+            (
+                "sahaya_escalations_total",
+                "counter",
+                "Conversations handed to a person, by the rule that escalated.",
+            ),
+            (
+                "sahaya_reloads_total",
+                "counter",
+                "Content reloads that succeeded.",
+            ),
+            (
+                "sahaya_reload_failures_total",
+                "counter",
+                "Content reloads that failed (the last good content kept serving).",
+            ),
+            (
+                "sahaya_rate_limited_total",
+                "counter",
+                "Requests refused with 429 by the rate limit.",
+            ),
+            (
+                "sahaya_content_info",
+                "gauge",
+                "The content being served; `version` is a hash of its files.",
+            ),
+            (
+                "sahaya_content_generation",
+                "gauge",
+                "Content snapshots loaded since start (1 = the first).",
+            ),
+            (
+                "sahaya_content_loaded_timestamp_seconds",
+                "gauge",
+                "When the content being served was loaded, Unix time.",
+            ),
+            (
+                "sahaya_content_topics",
+                "gauge",
+                "Knowledge topics in the content being served.",
+            ),
+            (
+                "sahaya_content_reload_failed",
+                "gauge",
+                "1 while the last reload failed and older content is being served.",
+            ),
+        ] {
+            let lines = format!("# HELP {name} {help}\n# TYPE {name} {kind}\n");
+            assert!(text.contains(&lines), "{lines}in\n{text}");
+        }
+        for line in [
+            "sahaya_reloads_total 0\n",
+            "sahaya_content_generation 1\n",
+            "sahaya_content_topics 2\n",
+            "sahaya_content_reload_failed 0\n",
+            "sahaya_content_loaded_timestamp_seconds 1700000000.5\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let m = Metrics::new();
+        m.escalations
+            .get_or_create(&RuleLabel {
+                rule: "a\"b\\c\nd".into(),
+            })
+            .inc();
+        assert!(render(&m).contains("sahaya_escalations_total{rule=\"a\\\"b\\\\c\\nd\"} 1"));
     }
 }

@@ -1,16 +1,16 @@
-//! Content snapshots and hot reload.
+//! Content snapshots, their versions and why a reload failed.
 //!
-//! A reload builds a whole new [`Engine`] off to the side and swaps it in atomically; a
+//! A reload ([`AppState::reload`], after edits [`super::watch()`]) builds a whole new [`Engine`] off to the side and swaps it in atomically; a
 //! request holds the snapshot it started with until it finishes. When the new content has
 //! an error the last good snapshot keeps serving and the failure is kept for `/readyz` and
 //! `/metrics` until the next good load.
+//!
+//! [`AppState::reload`]: super::AppState::reload
 
-use super::AppState;
-use crate::Engine;
+use crate::engine::Engine;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// Folders of the data directory whose files are content.
 pub const CONTENT_DIRS: [&str; 3] = ["knowledge", "locales", "rules"];
@@ -59,110 +59,8 @@ pub struct ReloadFailure {
     pub serving_version: String,
 }
 
-/// Watches the content folders and reloads after edits; stops when dropped.
-pub struct Watcher {
-    _watcher: notify::RecommendedWatcher,
-    dirs: Vec<PathBuf>,
-}
-
-impl std::fmt::Debug for Watcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watcher").field("dirs", &self.dirs).finish()
-    }
-}
-
-impl Watcher {
-    /// The folders being watched.
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
-    }
-}
-
-/// Starts watching knowledge/, locales/ and rules/ of the served data directory: once
-/// `debounce` has passed without further changes the content is reloaded, on the watcher's
-/// own thread, so requests are never blocked by it.
-pub fn watch(state: AppState, debounce: Duration) -> Result<Watcher, notify::Error> {
-    use notify::Watcher as _;
-    let data_dir = state.snapshot().engine.data_dir().to_path_buf();
-    let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher = notify::recommended_watcher(move |ev| {
-        // The receiver is gone only when the watcher is being dropped.
-        let _ = tx.send(ev);
-    })?;
-    let mut dirs = Vec::new();
-    for name in CONTENT_DIRS {
-        let dir = data_dir.join(name);
-        if dir.is_dir() {
-            watcher.watch(&dir, notify::RecursiveMode::Recursive)?;
-            dirs.push(dir);
-        }
-    }
-    std::thread::Builder::new()
-        .name("sahaya-watch".into())
-        .spawn(move || debounce_loop(&rx, debounce, &state))
-        .map_err(notify::Error::io)?;
-    tracing::info!(dirs = ?dirs, "watching content for changes");
-    Ok(Watcher {
-        _watcher: watcher,
-        dirs,
-    })
-}
-
-/// Waits for a change, then for `debounce` of quiet, then reloads; ends when the watcher is
-/// dropped.
-fn debounce_loop(
-    rx: &mpsc::Receiver<notify::Result<notify::Event>>,
-    debounce: Duration,
-    state: &AppState,
-) {
-    loop {
-        let first = match rx.recv() {
-            Ok(Ok(ev)) => ev,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "file watcher error");
-                continue;
-            }
-            Err(_) => return,
-        };
-        let Some(changed) = changed_file(&first) else {
-            continue;
-        };
-        let mut more = 0usize;
-        loop {
-            match rx.recv_timeout(debounce) {
-                Ok(Ok(ev)) => more += usize::from(changed_file(&ev).is_some()),
-                Ok(Err(e)) => tracing::warn!(error = %e, "file watcher error"),
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        }
-        tracing::info!(
-            changed = %changed.display(),
-            more_events = more,
-            "content changed; reloading"
-        );
-        // The outcome is logged and recorded by reload itself.
-        let _ = state.reload();
-    }
-}
-
-/// The content file an event changed; `None` for reads (loading the content opens every
-/// file, which must not trigger another load) and for editors' temporary files.
-fn changed_file(ev: &notify::Event) -> Option<&Path> {
-    use notify::event::{EventKind, MetadataKind, ModifyKind};
-    match ev.kind {
-        EventKind::Access(_)
-        | EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => return None,
-        _ => {}
-    }
-    ev.paths
-        .iter()
-        .map(PathBuf::as_path)
-        .find(|p| is_content_file(p))
-}
-
 /// Editors' swap, backup and lock files do not count as content changes.
-fn is_content_file(path: &Path) -> bool {
+pub(super) fn is_content_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return true;
     };
@@ -226,7 +124,7 @@ impl Fnv {
     }
 }
 
-pub(crate) fn rfc3339(t: SystemTime) -> String {
+pub(super) fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 

@@ -19,8 +19,8 @@
 
 use super::config::WebhookConfig;
 use super::signature;
+use crate::model::{Customer, Message, Reply};
 use crate::store::{Enqueued, OutboxItem, Store};
-use crate::{Customer, Message, Reply};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -107,16 +107,10 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// An outbox in `store` that sends to `config.url`.
     pub fn new(store: Arc<dyn Store>, config: WebhookConfig) -> Outbox {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(config.timeout_secs))
-            // A receiver that moved must be configured anew, not followed blindly.
-            .redirects(0)
-            .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")))
-            .build();
         Outbox {
+            agent: http_agent(config.timeout_secs),
             store,
             config,
-            agent,
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -133,7 +127,7 @@ impl Outbox {
         conversation: &str,
         payload: &str,
         now: i64,
-    ) -> Result<Enqueued, crate::Error> {
+    ) -> Result<Enqueued, crate::error::Error> {
         let queued = self.store.enqueue(conversation, payload, now)?;
         if let Enqueued::Queued(_) = queued {
             self.wake.notify_one();
@@ -143,7 +137,7 @@ impl Outbox {
 
     /// Sends every row due at `now` (Unix seconds), oldest first, and records the outcome
     /// of each. Blocking: run it off the async threads.
-    pub fn deliver_due(&self, now: i64) -> Result<DeliveryReport, crate::Error> {
+    pub fn deliver_due(&self, now: i64) -> Result<DeliveryReport, crate::error::Error> {
         let mut report = DeliveryReport::default();
         for item in self.store.due(now, BATCH)? {
             match self.send(&item) {
@@ -203,7 +197,7 @@ impl Outbox {
 
     /// Sends due rows now and then until the task is dropped: every few seconds, and at once
     /// when something is queued.
-    pub(crate) async fn run(self: Arc<Self>) {
+    pub(super) async fn run(self: Arc<Self>) {
         const TICK: Duration = Duration::from_secs(5);
         loop {
             let outbox = Arc::clone(&self);
@@ -221,8 +215,19 @@ impl Outbox {
     }
 }
 
+/// The HTTP client of the calls Sahaya makes (the escalation webhook, Chatwoot's API):
+/// `timeout_secs` for the whole call, no redirects (a receiver that moved must be
+/// configured anew, not followed blindly) and Sahaya's own user agent.
+pub(super) fn http_agent(timeout_secs: u64) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(timeout_secs))
+        .redirects(0)
+        .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> i64 {
+pub(super) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -244,7 +249,7 @@ mod tests {
 
     #[test]
     fn only_escalations_make_a_payload() {
-        let engine = crate::Engine::load(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let engine = crate::engine::Engine::load(env!("CARGO_MANIFEST_DIR")).unwrap();
         let msg = Message::new("Where is my parcel?");
         assert!(escalation_payload("api", &msg, &engine.respond(&msg)).is_none());
         let msg = Message::new("I will take you to court, I am calling my lawyer").session("s1");
