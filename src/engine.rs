@@ -338,17 +338,8 @@ impl Engine {
         }
     }
 
-    fn policy(&self) -> Policy<'_> {
-        Policy {
-            kb: &self.kb,
-            rules: &self.rules,
-            calendar: self.calendar.as_ref(),
-            config: &self.config,
-            calibration: &self.calibration,
-        }
-    }
-
-    /// Ranked topics for normalized text, from the fields the language detection points to.
+    /// The retrieve stage: ranked topics for normalized text. A field searched only as a
+    /// last resort is skipped once a match reaches the `clarify` level of its language.
     fn retrieve(
         &self,
         normalized: &str,
@@ -357,80 +348,33 @@ impl Engine {
         exclude: Option<u32>,
         trace: &mut Vec<String>,
     ) -> Vec<Scored> {
-        let mut fields = detection.candidates();
-        // A requested Greek or Telugu reply to Latin text: search its romanized phrasings too.
-        if let Some(l) = requested {
-            if let Some(latin) = l.romanized_analyzer() {
-                if detection.script == Some(crate::text::Script::Latin)
-                    && !fields.iter().any(|(_, a)| *a == latin)
-                {
-                    fields.push((l, latin));
-                }
-            }
-        }
-        // Latin text without a single English function word that English does not match
-        // may be Greek or Telugu in words no lexicon lists: their romanized phrasings get a
-        // chance once the likely fields found nothing.
-        let rescue =
-            detection.script == Some(crate::text::Script::Latin) && detection.english_hits == 0;
-        let mut best: Vec<Scored> = Vec::new();
-        let mut searched = fields.len();
-        if rescue {
-            for l in [Lang::Te, Lang::El] {
-                if let Some(latin) = l.romanized_analyzer() {
-                    if !fields.iter().any(|(_, a)| *a == latin) {
-                        fields.push((l, latin));
-                    }
-                }
-            }
-        }
-        for (i, (_, analyzer)) in fields.iter().enumerate() {
-            if i == searched {
-                let found = best.first().map_or(0.0, |s| s.confidence);
-                if found
-                    >= self
-                        .thresholds(Lang::of(best.first().map_or(*analyzer, |s| s.analyzer)))
-                        .clarify
-                {
-                    break;
-                }
-                searched = usize::MAX;
-            }
-            let query = self.retriever.prepare(*analyzer, normalized);
-            let ranked = match self.retriever.search_excluding(*analyzer, &query, exclude) {
-                Ok(r) => r,
-                Err(e) => {
-                    trace.push(format!("retrieve: {} failed: {e}", analyzer.name()));
-                    continue;
-                }
-            };
-            // The most likely field wins ties; another field must do clearly better.
-            let bias = if i == 0 { 0.0 } else { 0.05 };
-            let current = best.first().map_or(0.0, |s| s.confidence);
-            if ranked
-                .first()
-                .is_some_and(|s| s.confidence - bias > current)
-                || best.is_empty()
-            {
-                best = ranked;
-            }
-        }
-        match (best.first(), best.get(1)) {
+        let enough = |s: &Scored| s.confidence >= self.thresholds(Lang::of(s.analyzer)).clarify;
+        let ranked = self
+            .retriever
+            .rank(normalized, detection, requested, exclude, enough, trace);
+        let topics = self.kb.topics();
+        match (ranked.first(), ranked.get(1)) {
             (Some(a), b) => trace.push(format!(
                 "retrieve[{}]: {} {:.2}{}",
                 a.analyzer.name().trim_start_matches("sahaya_"),
-                self.kb.topics()[a.topic].id,
+                topics[a.topic].id,
                 a.confidence,
-                b.map(|b| format!(
-                    ", then {} {:.2}",
-                    self.kb.topics()[b.topic].id,
-                    b.confidence
-                ))
-                .unwrap_or_default()
+                b.map(|b| format!(", then {} {:.2}", topics[b.topic].id, b.confidence))
+                    .unwrap_or_default()
             )),
             (None, _) => trace.push("retrieve: no match".into()),
         }
-        best
+        ranked
+    }
+
+    fn policy(&self) -> Policy<'_> {
+        Policy {
+            kb: &self.kb,
+            rules: &self.rules,
+            calendar: self.calendar.as_ref(),
+            config: &self.config,
+            calibration: &self.calibration,
+        }
     }
 }
 

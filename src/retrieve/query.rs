@@ -2,12 +2,70 @@
 //! confidence of each candidate topic in [0, 1].
 
 use super::*;
+use crate::detect::Detection;
+use crate::text::Script;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::DocAddress;
 
 impl Retriever {
+    /// Ranked topics for normalized text, from the fields the language detection points to.
+    /// The most likely field wins ties; another field must do clearly better. Latin text
+    /// without a single English function word may be Greek or Telugu in words no lexicon
+    /// lists: when the likely fields find nothing `enough`, their romanized phrasings are
+    /// searched too.
+    pub(crate) fn rank(
+        &self,
+        normalized: &str,
+        detection: &Detection,
+        requested: Option<Lang>,
+        exclude: Option<u32>,
+        enough: impl Fn(&Scored) -> bool,
+        trace: &mut Vec<String>,
+    ) -> Vec<Scored> {
+        let latin = detection.script == Some(Script::Latin);
+        let mut fields = detection.candidates();
+        // A requested Greek or Telugu reply to Latin text: search its romanized phrasings too.
+        if let Some(analyzer) = requested.and_then(Lang::romanized_analyzer) {
+            if latin && !fields.iter().any(|(_, a)| *a == analyzer) {
+                fields.push((Lang::of(analyzer), analyzer));
+            }
+        }
+        let likely = fields.len();
+        if latin && detection.english_hits == 0 {
+            for analyzer in [Analyzer::TeluguLatin, Analyzer::Greeklish] {
+                if !fields.iter().any(|(_, a)| *a == analyzer) {
+                    fields.push((Lang::of(analyzer), analyzer));
+                }
+            }
+        }
+        let mut best: Vec<Scored> = Vec::new();
+        for (i, (_, analyzer)) in fields.iter().enumerate() {
+            if i == likely && best.first().is_some_and(&enough) {
+                break;
+            }
+            let query = self.prepare(*analyzer, normalized);
+            let ranked = match self.search_excluding(*analyzer, &query, exclude) {
+                Ok(r) => r,
+                Err(e) => {
+                    trace.push(format!("retrieve: {} failed: {e}", analyzer.name()));
+                    continue;
+                }
+            };
+            let bias = if i == 0 { 0.0 } else { 0.05 };
+            let current = best.first().map_or(0.0, |s| s.confidence);
+            if best.is_empty()
+                || ranked
+                    .first()
+                    .is_some_and(|s| s.confidence - bias > current)
+            {
+                best = ranked;
+            }
+        }
+        best
+    }
+
     /// Analyzes normalized text for the field of `analyzer`, as queries do: every term counts
     /// for scoring, but tantivy is asked only for known words and for the n-grams of words
     /// the field does not know (typos, unseen inflections), which keeps the query small.
