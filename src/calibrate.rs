@@ -191,7 +191,7 @@ pub(crate) fn fingerprint(text: &str) -> u64 {
 
 /// The calibration measured earlier for `key`, if any.
 pub(crate) fn cached(key: u64) -> Option<Calibration> {
-    let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let cache = crate::sync::lock(&CACHE);
     cache
         .iter()
         .find(|(k, _)| *k == key)
@@ -200,7 +200,7 @@ pub(crate) fn cached(key: u64) -> Option<Calibration> {
 
 /// Keeps `calibration` for `key`.
 pub(crate) fn remember(key: u64, calibration: &Calibration) {
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = crate::sync::lock(&CACHE);
     cache.retain(|(k, _)| *k != key);
     if cache.len() == CACHED {
         cache.remove(0);

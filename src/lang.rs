@@ -164,6 +164,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn accept_language_is_negotiated() {
+        assert_eq!(Lang::negotiate("te-IN"), Some(Lang::Te));
+        assert_eq!(Lang::negotiate("el-GR,el;q=0.9,en;q=0.5"), Some(Lang::El));
+        assert_eq!(Lang::negotiate("en-US"), Some(Lang::En));
+        assert_eq!(Lang::negotiate("fr-FR,el;q=0.4"), Some(Lang::El));
+        assert_eq!(Lang::negotiate("de-DE,fr"), None);
+        assert_eq!(Lang::negotiate(""), None);
+        assert_eq!(Lang::negotiate("*;q=0.1 ,,;;"), None);
+    }
+
+    #[test]
     fn tags_map_to_languages() {
         assert_eq!(Lang::from_tag("te-IN"), Some(Lang::Te));
         assert_eq!(Lang::from_tag("el_GR"), Some(Lang::El));

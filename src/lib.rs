@@ -88,6 +88,7 @@ pub mod server;
 pub mod session;
 #[cfg(feature = "state")]
 pub mod store;
+mod sync;
 pub mod text;
 
 pub use config::{CalibrationConfig, Config, Thresholds};

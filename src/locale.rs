@@ -61,11 +61,6 @@ pub const REQUIRED_MESSAGES: &[&str] = &[
 /// The language used when a message is missing in the reply's language.
 pub const FALLBACK_LANG: Lang = Lang::En;
 
-/// Picks the reply language for an `Accept-Language` header: [`Lang::negotiate`].
-pub(crate) fn negotiate(accept_language: &str) -> Option<Lang> {
-    Lang::negotiate(accept_language)
-}
-
 /// The Fluent bundles of every language.
 pub struct Locales {
     /// Bundles without bidi isolation marks (plain-text channels) …
@@ -417,16 +412,5 @@ mod tests {
             assert!(fmt(1).contains(one), "{}", fmt(1));
             assert!(fmt(3).contains(many), "{}", fmt(3));
         }
-    }
-
-    #[test]
-    fn accept_language_is_negotiated() {
-        assert_eq!(negotiate("te-IN"), Some(Lang::Te));
-        assert_eq!(negotiate("el-GR,el;q=0.9,en;q=0.5"), Some(Lang::El));
-        assert_eq!(negotiate("en-US"), Some(Lang::En));
-        assert_eq!(negotiate("fr-FR,el;q=0.4"), Some(Lang::El));
-        assert_eq!(negotiate("de-DE,fr"), None);
-        assert_eq!(negotiate(""), None);
-        assert_eq!(negotiate("*;q=0.1 ,,;;"), None);
     }
 }

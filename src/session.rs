@@ -21,6 +21,7 @@
 //! ```
 
 use crate::model::Escalation;
+use crate::sync::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -228,12 +229,6 @@ impl SessionStore {
     fn lock(&self) -> MutexGuard<'_, Table> {
         lock(&self.table)
     }
-}
-
-/// Locks a mutex; a panic while it was held cannot leave a session half-written (every
-/// write is one assignment), so a poisoned lock is taken over.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

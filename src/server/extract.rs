@@ -62,7 +62,7 @@ pub(super) fn header_language(headers: &HeaderMap, normalized: &str) -> Option<S
     if matches!(script, Some(Script::Telugu | Script::Greek)) {
         return None;
     }
-    crate::locale::negotiate(accept).map(|l| l.code().to_string())
+    crate::lang::Lang::negotiate(accept).map(|l| l.code().to_string())
 }
 
 /// Accepts `application/json` and `+json` types only. A browser sends those across sites

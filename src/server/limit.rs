@@ -3,7 +3,7 @@
 //! (admin token, webhook signature), which is always on.
 
 use super::config::RateLimitConfig;
-use crate::session::lock;
+use crate::sync::lock;
 use axum::http::{HeaderMap, HeaderName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};

@@ -9,7 +9,7 @@ use super::metrics::Metrics;
 use super::reload::{self, content_version, ReloadFailure, Snapshot};
 use super::webhook::{self, Outbox};
 use crate::engine::Engine;
-use crate::session::lock;
+use crate::sync::lock;
 use arc_swap::ArcSwap;
 use axum::http::{HeaderMap, HeaderName};
 use std::net::IpAddr;
