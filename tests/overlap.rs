@@ -7,8 +7,8 @@
 //!
 //! Checked: the messages of `tests/paraphrases/*.toml` and the message strings of
 //! `tests/ranking.rs` against the knowledge; and, when `../shared/devset` exists next to the
-//! crate, the `text` of every line of its `*.jsonl` files against the knowledge and against
-//! the test messages. Development texts are only read at run time and never printed: a
+//! crate, the `text` of every line of its `*.jsonl` files against the knowledge, against
+//! the test messages and against the rule fixtures (`tests/rules/*.toml`). Development texts are only read at run time and never printed: a
 //! failure names the knowledge file and phrasing (or the test message) and the line number.
 
 use sahaya::knowledge::KnowledgeBase;
@@ -377,6 +377,60 @@ fn development_set_is_not_test_messages() {
     assert!(
         problems.is_empty(),
         "{} test messages repeat the development set:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// The `text` of every case of `tests/rules/*.toml` (the rule fixtures).
+fn rule_fixture_messages(vocab: &mut Vocabulary) -> Vec<Prepared> {
+    #[derive(serde::Deserialize)]
+    struct Fixtures {
+        #[serde(default)]
+        case: Vec<Message>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        text: String,
+    }
+    let dir = root().join("tests/rules");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let name = file.strip_prefix(root()).unwrap().display().to_string();
+        let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let set: Fixtures = toml::from_str(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for c in set.case {
+            out.push(vocab.prepare(format!("{name} «{}»", c.text), &c.text));
+        }
+    }
+    assert!(!out.is_empty(), "no rule fixtures in {}", dir.display());
+    out
+}
+
+#[test]
+fn development_set_is_not_rule_fixtures() {
+    let mut vocab = Vocabulary::default();
+    let fixtures = Index::new(rule_fixture_messages(&mut vocab));
+    let Some((dev, mut problems)) = devset(&mut vocab) else {
+        return;
+    };
+    for d in &dev {
+        for (m, overlap) in fixtures.clashes(d) {
+            problems.push(format!(
+                "{} ~ the development message at {} ({})",
+                m.label, d.label, overlap
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} rule fixtures repeat the development set:\n{}",
         problems.len(),
         problems.join("\n")
     );
