@@ -136,20 +136,18 @@ fn answers_keep_their_register() {
     let e = engine();
     let mut problems = Vec::new();
     for topic in e.knowledge().topics() {
-        let el = topic.text(Lang::El);
-        let f = forbidden_words(el.answer(Formality::Formal), GREEK_INFORMAL_FORMS);
-        if !f.is_empty() {
-            problems.push(format!("{} el formal uses {f:?}", topic.id));
-        }
-        let i = forbidden_words(el.answer(Formality::Informal), GREEK_FORMAL_FORMS);
-        if !i.is_empty() {
-            problems.push(format!("{} el informal uses {i:?}", topic.id));
-        }
-        let te = topic.text(Lang::Te);
-        for formality in [Formality::Formal, Formality::Informal] {
-            let t = forbidden_words(te.answer(formality), TELUGU_INTIMATE_FORMS);
-            if !t.is_empty() {
-                problems.push(format!("{} te {} uses {t:?}", topic.id, formality.as_str()));
+        for (lang, code) in [(Lang::El, "el"), (Lang::Te, "te")] {
+            let t = topic.text(lang);
+            for formality in [Formality::Formal, Formality::Informal] {
+                let formal = formality == Formality::Formal;
+                let p = register_problems(code, formal, t.answer(formality));
+                if !p.is_empty() {
+                    problems.push(format!(
+                        "{} {code} {} uses {p:?}",
+                        topic.id,
+                        formality.as_str()
+                    ));
+                }
             }
         }
     }
@@ -180,4 +178,45 @@ fn the_lint_catches_what_it_should() {
     );
     // కానీ ("but") contains నీ but is another word.
     assert!(forbidden_words("కానీ మీ పార్సెల్", TELUGU_INTIMATE_FORMS).is_empty());
+}
+
+/// Only the pronoun σε ("you", before a verb), σου, εσύ and (ε)σένα mark the informal
+/// register; the preposition σε is ordinary formal Greek.
+#[test]
+fn the_lint_tells_the_preposition_from_the_pronoun() {
+    let informal_in_formal = |t: &str| register_problems("el", true, t);
+    // The pronoun, and every other informal form, in a formal text.
+    for text in [
+        "Θα σε ενημερώσουμε αύριο με SMS.",
+        "Σε ενημερώνουμε μόλις φτάσει.",
+        "Αν δεν σε βρει ο διανομέας, θα αφήσει ειδοποίηση.",
+        "Το δέμα σε περιμένει στο κατάστημα.",
+        "Μπορούμε να σε βοηθήσουμε με κάτι άλλο;",
+        "Σε ευχαριστούμε για το μήνυμα.",
+        "Σε παρακαλώ, στείλτε μας τον αριθμό.",
+        "Μην σε απασχολεί το κόστος.",
+        "Ο κωδικός σε ενημέρωσε ήδη;",
+        "Το δέμα σου έφτασε.",
+        "Εσύ επιλέγεις την ημέρα.",
+        "Για σένα κρατάμε το δέμα 7 ημέρες.",
+        "Στείλε μας τον αριθμό αποστολής.",
+        "Αν θες, άνοιξε την αποστολή.",
+    ] {
+        assert!(!informal_in_formal(text).is_empty(), "not caught: {text}");
+    }
+    // The preposition, in every construction the answers use.
+    for text in [
+        "Θα φτάσει σε 2 ημέρες σε ένα κατάστημα.",
+        "Παραδίδουμε σε όλη την Ελλάδα, και στα νησιά.",
+        "Σε κάθε email απαντάμε μέσα σε μία εργάσιμη ημέρα.",
+        "Για οποιαδήποτε άλλη απορία, απαντήστε απλώς σε αυτό το email.",
+        "Στέλνουμε σε περίπου 60 χώρες, στο Ηνωμένο Βασίλειο και στη Σιγκαπούρη.",
+        "Σε περιπτώσεις καθυστέρησης, επικοινωνήστε μαζί μας.",
+        "Η αλλαγή διεύθυνσης σε άλλη πόλη κοστίζει 2,00 €.",
+        "Προωθώ τη συνομιλία σας σε έναν συνάδελφο.",
+        "Το δέμα παραμένει σε κατάστημα ή σε θυρίδα Nova Locker.",
+        "Μπορείτε να πληρώσετε σε ευρώ ή σε ρουπίες.",
+    ] {
+        assert_eq!(informal_in_formal(text), Vec::<String>::new(), "{text}");
+    }
 }
