@@ -54,6 +54,18 @@ impl DayPart {
     }
 }
 
+/// The part of the day a 12-hour clock time is said with ("8:00 in the evening" is 20:00):
+/// morning 04–11, afternoon 12–15, evening 16–18, night 19–03. Narrower than [`DayPart`],
+/// which picks a greeting: Telugu says రాత్రి 8 (night) for 20:00, not సాయంత్రం 8.
+fn clock_part(hour: u32) -> &'static str {
+    match hour {
+        4..=11 => "morning",
+        12..=15 => "afternoon",
+        16..=18 => "evening",
+        _ => "night",
+    }
+}
+
 /// The body of a reply.
 #[derive(Debug, Clone)]
 enum Body<'a> {
@@ -147,7 +159,7 @@ impl Say<'_> {
                 format!("{:02}:{:02}", back.hour(), back.minute()).into(),
             ),
             ("hour12", format!("{hour12}:{:02}", back.minute()).into()),
-            ("daypart", DayPart::of_hour(back.hour()).as_str().into()),
+            ("daypart", clock_part(back.hour()).into()),
         ];
         let days = (back.date_naive() - today).num_days();
         match days {
@@ -425,6 +437,15 @@ mod tests {
         assert_eq!(DayPart::of_hour(12), DayPart::Afternoon);
         assert_eq!(DayPart::of_hour(17), DayPart::Evening);
         assert_eq!(DayPart::of_hour(22), DayPart::Night);
+    }
+
+    #[test]
+    fn clock_times_take_the_part_of_the_day_they_are_said_with() {
+        assert_eq!(clock_part(9), "morning");
+        assert_eq!(clock_part(12), "afternoon");
+        assert_eq!(clock_part(17), "evening");
+        assert_eq!(clock_part(20), "night");
+        assert_eq!(clock_part(2), "night");
     }
 
     #[test]

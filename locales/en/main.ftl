@@ -223,8 +223,9 @@ email-signoff = { $formality ->
         Nova Courier Customer Support
 }
 
-## When a person is back ($when): $time is 24-hour ("09:00"); $hour12 and $daypart are
-## available too but not needed in English.
+## When a person is back ($when): $time is 24-hour ("09:00"); $hour12 ("9:00", "5:30") and
+## $daypart (the part of the day a 12-hour time is said with: morning 04–11, afternoon 12–15,
+## evening 16–18, night 19–03) are available too but not needed in English.
 
 when-today = today at { $time }
 when-tomorrow = tomorrow at { $time }
