@@ -524,3 +524,102 @@ fn a_customer_can_ask_for_the_informal_register_in_words() {
         (Decision::Escalate, Formality::Formal)
     );
 }
+
+/// The holiday notice fits every holiday and closure name of the calendar as it is written
+/// there: no Greek apposition that needs the nominative («Σήμερα, Αγίου Πνεύματος, …») and no
+/// Telugu word said twice in a row («ఆగస్టు 15 సెలవు సెలవు»). Every day of 2026 at 10:00, in
+/// both regions, in Greek and Telugu, for an answer and for a handoff.
+#[test]
+fn holiday_names_fit_the_notice() {
+    let mut problems = Vec::new();
+    let mut holidays = 0;
+    for (region, offset) in [("GR", "+02:00"), ("IN", "+05:30")] {
+        for (lang, text) in [
+            ("el", "Θέλω να μιλήσω με έναν άνθρωπο"),
+            ("el", "Πού είναι το δέμα μου;"),
+            ("te", "నాకు మనిషితో మాట్లాడాలి"),
+            ("te", "నా పార్సెల్ ఎక్కడ ఉంది?"),
+        ] {
+            let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+            while chrono::Datelike::year(&day) == 2026 {
+                let r = engine().respond(&Message {
+                    text: text.into(),
+                    lang: Some(lang.into()),
+                    at: Some(format!("{day}T10:00:00{offset}")),
+                    customer: Some(Customer {
+                        region: Some(region.into()),
+                        ..Customer::default()
+                    }),
+                    ..Message::default()
+                });
+                day = day.succ_opt().unwrap();
+                if !r.after_hours {
+                    continue;
+                }
+                holidays += 1;
+                let ws: Vec<&str> = r.text.split_whitespace().collect();
+                if ws.windows(2).any(|w| w[0] == w[1]) || r.text.contains("Σήμερα, ") {
+                    problems.push(format!("{region} {lang} {day}: {}", r.text));
+                }
+            }
+        }
+    }
+    assert!(holidays > 20, "{holidays}");
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// One apology per reply: a problem answer that already apologizes (in any of the ways each
+/// language has: "we're sorry", «λυπούμαστε», «συγγνώμη», క్షమాపణలు, చింతిస్తున్నాము, సారీ)
+/// gets no second one in front of it, and the scam answer no "trouble with your parcel".
+#[test]
+fn apologies_are_said_once() {
+    const APOLOGIES: &[&str] = &[
+        "sorry",
+        "apologi",
+        "λυπουμαστε",
+        "λυπαμαι",
+        "συγγνωμη",
+        "సారీ",
+        "క్షమించ",
+        "క్షమాపణ",
+        "చింతిస్తున్న",
+    ];
+    let e = engine();
+    let mut problems = Vec::new();
+    for topic in e.knowledge().topics() {
+        if !topic.has_tag("problem") {
+            continue;
+        }
+        for lang in sahaya::Lang::ALL {
+            for formality in [Formality::Formal, Formality::Informal] {
+                let r = e.respond(&Message {
+                    text: topic.text(lang).question.clone(),
+                    lang: Some(lang.code().into()),
+                    formality: Some(formality),
+                    at: Some("2026-11-25T10:00:00+02:00".into()),
+                    ..Message::default()
+                });
+                if r.answer_id.as_deref() != Some(topic.id.as_str()) {
+                    continue;
+                }
+                let n = sahaya::text::normalize(&r.text);
+                let count: usize = APOLOGIES.iter().map(|a| n.matches(a).count()).sum();
+                let parcel_trouble = topic.id == "suspicious_message_scam"
+                    && [
+                        "trouble with your parcel",
+                        "ταλαιπωρια με το δεμα",
+                        "పార్సెల్ విషయంలో ఇబ్బంది",
+                    ]
+                    .iter()
+                    .any(|t| n.contains(t));
+                if count != 1 || parcel_trouble {
+                    problems.push(format!(
+                        "{} {lang} {count} apologies:\n{}",
+                        topic.id, r.text
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
