@@ -205,11 +205,11 @@ email-intro-short = This is an automatic reply.
 # When a person answers an email that was handed over or not answered automatically.
 email-reply-time = { $formality ->
     [informal] { $count ->
-        [one] We reply to every email within one working day.
+        [one] We reply to every email within { $count } working day.
        *[other] We reply to every email within { $count } working days.
     }
    *[formal] { $count ->
-        [one] We answer every email within one working day.
+        [one] We answer every email within { $count } working day.
        *[other] We answer every email within { $count } working days.
     }
 }
