@@ -3,8 +3,13 @@
 //! A chat reply is: greeting (first message of a conversation), empathy (problem topics,
 //! upset customers), the body (answer, clarify list, fallback or handoff), the after-hours or
 //! handoff notice, and a closing question after an answer. An email reply adds a salutation,
-//! an introduction, the reply time, a closing line and a sign-off. Parts are separated by a
-//! blank line.
+//! an introduction, the reply time (instead of "someone will join this chat" when the mail
+//! goes to a person), a closing line and a sign-off; the salutation, the thanks and the
+//! closing are all a small-talk email needs, so its chat answer is left out. Parts are
+//! separated by a blank line.
+//!
+//! Every message gets `$channel` (`chat`, `email`, `sms`) and selects on it where the channel
+//! changes the meaning ("reply here" in a chat, "reply to this email" in an email).
 
 use crate::decide::{is_smalltalk, Action, Plan};
 use crate::knowledge::COMPLAINT_TAG;
@@ -46,6 +51,18 @@ impl DayPart {
             DayPart::Evening => "evening",
             DayPart::Night => "night",
         }
+    }
+}
+
+/// The part of the day a 12-hour clock time is said with ("8:00 in the evening" is 20:00):
+/// morning 04–11, afternoon 12–15, evening 16–18, night 19–03. Narrower than [`DayPart`],
+/// which picks a greeting: Telugu says రాత్రి 8 (night) for 20:00, not సాయంత్రం 8.
+fn clock_part(hour: u32) -> &'static str {
+    match hour {
+        4..=11 => "morning",
+        12..=15 => "afternoon",
+        16..=18 => "evening",
+        _ => "night",
     }
 }
 
@@ -142,7 +159,7 @@ impl Say<'_> {
                 format!("{:02}:{:02}", back.hour(), back.minute()).into(),
             ),
             ("hour12", format!("{hour12}:{:02}", back.minute()).into()),
-            ("daypart", DayPart::of_hour(back.hour()).as_str().into()),
+            ("daypart", clock_part(back.hour()).into()),
         ];
         let days = (back.date_naive() - today).num_days();
         match days {
@@ -254,7 +271,22 @@ fn render_scene(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<String>) {
             Some(n) => say.msg("email-salutation-name", &name_arg(n)),
             None => say.msg("email-salutation", &[]),
         });
-        parts.push(say.msg("email-intro", &[]));
+        // One thank-you per email: when the answer itself opens by thanking the customer,
+        // the introduction does not thank them again.
+        let thanked = match scene.body {
+            Body::Answer {
+                text,
+                smalltalk: false,
+                ..
+            } => opens_with_thanks(text),
+            _ => false,
+        };
+        let intro = if thanked {
+            "email-intro-short"
+        } else {
+            "email-intro"
+        };
+        parts.push(say.msg(intro, &[]));
     } else if scene.channel == Channel::Chat
         && scene.first_turn
         && !smalltalk
@@ -269,10 +301,14 @@ fn render_scene(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<String>) {
     // Body.
     match &scene.body {
         Body::Answer { text, problem, .. } => {
-            if *problem && !opens_with_apology(text) {
-                parts.push(say.msg("empathy", &[]));
+            // In an email the salutation, the thanks and the closing line already say what a
+            // small-talk answer says ("hello", "you're welcome", "goodbye"), in email words.
+            if !(email && smalltalk) {
+                if *problem && !opens_with_apology(text) {
+                    parts.push(say.msg("empathy", &[]));
+                }
+                parts.push(text.to_string());
             }
-            parts.push(text.to_string());
             if let Some(n) = say.away_notice(false) {
                 parts.push(n);
             }
@@ -307,6 +343,9 @@ fn render_scene(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<String>) {
             parts.push(say.msg(message, &[]));
             match say.away_notice(true) {
                 Some(n) => parts.push(n),
+                // An email is not a conversation someone joins: the reply time below says
+                // when a person answers.
+                None if email => {}
                 None => parts.push(say.msg("handoff-open", &[])),
             }
             if let Some(a) = answer {
@@ -319,10 +358,20 @@ fn render_scene(locales: &Locales, scene: &Scene<'_>) -> (String, Vec<String>) {
 
     // Closing.
     if email {
-        if matches!(scene.body, Body::Escalate { .. } | Body::Fallback(_)) {
+        if matches!(
+            scene.body,
+            Body::Escalate { .. } | Body::Fallback(_) | Body::Clarify(_)
+        ) {
             parts.push(say.msg("email-reply-time", &[("count", 1.into())]));
         }
-        parts.push(say.msg("closing", &[]));
+        parts.push(say.msg(
+            if smalltalk {
+                "closing-smalltalk"
+            } else {
+                "closing"
+            },
+            &[],
+        ));
         parts.push(say.msg("email-signoff", &[]));
     }
     parts.retain(|p| !p.trim().is_empty());
@@ -340,17 +389,41 @@ fn opens_with_apology(answer: &str) -> bool {
     const APOLOGIES: &[&str] = &[
         "sorry",
         "apologi",
-        "λυπουμαστε",
-        "λυπαμαι",
-        "συγγνωμη",
+        "we regret",
+        "λυπούμαστε",
+        "λυπούμαι",
+        "λυπάμαι",
+        "συγγνώμη",
+        "συγνώμη",
+        "ζητούμε συγγνώμη",
+        "σας ζητάμε συγγνώμη",
+        "σόρι",
         "సారీ",
         "క్షమించ",
+        "క్షమాపణ",
+        "మన్నించ",
         "చింతిస్తున్న",
+        "చింతిస్తు",
         "అయ్యో",
     ];
-    let start: String = answer.chars().take(90).collect();
+    opens_with(answer, APOLOGIES)
+}
+
+/// True when a knowledge answer starts by thanking the customer, so an email's introduction
+/// does not thank them a second time.
+fn opens_with_thanks(answer: &str) -> bool {
+    const THANKS: &[&str] = &["thank", "ευχαριστ", "ధన్యవాద", "థాంక్స్", "థ్యాంక్స్", "కృతజ్ఞత"];
+    opens_with(answer, THANKS)
+}
+
+/// True when one of `marks` (any case or accents) occurs near the start of `text`: in its
+/// first 200 characters, which hold the opening sentence or two of every answer.
+fn opens_with(text: &str, marks: &[&str]) -> bool {
+    let start: String = text.chars().take(200).collect();
     let n = crate::text::normalize(&start);
-    APOLOGIES.iter().any(|a| n.contains(a))
+    marks
+        .iter()
+        .any(|m| n.contains(crate::text::normalize(m).as_str()))
 }
 
 #[cfg(test)]
@@ -367,6 +440,15 @@ mod tests {
     }
 
     #[test]
+    fn clock_times_take_the_part_of_the_day_they_are_said_with() {
+        assert_eq!(clock_part(9), "morning");
+        assert_eq!(clock_part(12), "afternoon");
+        assert_eq!(clock_part(17), "evening");
+        assert_eq!(clock_part(20), "night");
+        assert_eq!(clock_part(2), "night");
+    }
+
+    #[test]
     fn apologies_are_not_doubled() {
         assert!(opens_with_apology(
             "We're very sorry your parcel arrived damaged."
@@ -375,6 +457,22 @@ mod tests {
         assert!(opens_with_apology("సారీ, పార్సెల్ లేట్ అయినందుకు!"));
         assert!(!opens_with_apology(
             "Don't worry: when we miss you, we send a notice."
+        ));
+        // The formal Telugu "we apologize" and Greek without accents count too.
+        assert!(opens_with_apology(
+            "మీకు కలిగిన అసౌకర్యానికి మేము హృదయపూర్వకంగా క్షమాపణలు కోరుతున్నాము."
+        ));
+        assert!(opens_with_apology("Ζητουμε συγγνωμη για την καθυστερηση"));
+        assert!(!opens_with_apology("మీ పార్సెల్‌ను ఎలా ట్రాక్ చేయాలో చూడండి."));
+    }
+
+    #[test]
+    fn thanks_are_not_doubled() {
+        assert!(opens_with_thanks("Thank you for checking with us."));
+        assert!(opens_with_thanks("Σας ευχαριστούμε που μας ρωτήσατε."));
+        assert!(opens_with_thanks("మీ అభిప్రాయం తెలియజేయాలనుకున్నందుకు ధన్యవాదాలు!"));
+        assert!(!opens_with_thanks(
+            "Μπορείτε να δείτε πού βρίσκεται το δέμα σας."
         ));
     }
 

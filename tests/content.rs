@@ -1,5 +1,6 @@
 //! The shipped knowledge base: every topic of the design's topic list, in every language and
-//! register, and a register lint over the answers.
+//! register; a register lint over the answers (the Greek pronoun σε told from the preposition);
+//! Telugu times said the 12-hour way.
 
 mod common;
 
@@ -136,20 +137,18 @@ fn answers_keep_their_register() {
     let e = engine();
     let mut problems = Vec::new();
     for topic in e.knowledge().topics() {
-        let el = topic.text(Lang::El);
-        let f = forbidden_words(el.answer(Formality::Formal), GREEK_INFORMAL_FORMS);
-        if !f.is_empty() {
-            problems.push(format!("{} el formal uses {f:?}", topic.id));
-        }
-        let i = forbidden_words(el.answer(Formality::Informal), GREEK_FORMAL_FORMS);
-        if !i.is_empty() {
-            problems.push(format!("{} el informal uses {i:?}", topic.id));
-        }
-        let te = topic.text(Lang::Te);
-        for formality in [Formality::Formal, Formality::Informal] {
-            let t = forbidden_words(te.answer(formality), TELUGU_INTIMATE_FORMS);
-            if !t.is_empty() {
-                problems.push(format!("{} te {} uses {t:?}", topic.id, formality.as_str()));
+        for (lang, code) in [(Lang::El, "el"), (Lang::Te, "te")] {
+            let t = topic.text(lang);
+            for formality in [Formality::Formal, Formality::Informal] {
+                let formal = formality == Formality::Formal;
+                let p = register_problems(code, formal, t.answer(formality));
+                if !p.is_empty() {
+                    problems.push(format!(
+                        "{} {code} {} uses {p:?}",
+                        topic.id,
+                        formality.as_str()
+                    ));
+                }
             }
         }
     }
@@ -180,4 +179,130 @@ fn the_lint_catches_what_it_should() {
     );
     // కానీ ("but") contains నీ but is another word.
     assert!(forbidden_words("కానీ మీ పార్సెల్", TELUGU_INTIMATE_FORMS).is_empty());
+}
+
+/// Only the pronoun σε ("you", before a verb), σου, εσύ and (ε)σένα mark the informal
+/// register; the preposition σε is ordinary formal Greek.
+#[test]
+fn the_lint_tells_the_preposition_from_the_pronoun() {
+    let informal_in_formal = |t: &str| register_problems("el", true, t);
+    // The pronoun, and every other informal form, in a formal text.
+    for text in [
+        "Θα σε ενημερώσουμε αύριο με SMS.",
+        "Σε ενημερώνουμε μόλις φτάσει.",
+        "Αν δεν σε βρει ο διανομέας, θα αφήσει ειδοποίηση.",
+        "Το δέμα σε περιμένει στο κατάστημα.",
+        "Μπορούμε να σε βοηθήσουμε με κάτι άλλο;",
+        "Σε ευχαριστούμε για το μήνυμα.",
+        "Σε παρακαλώ, στείλτε μας τον αριθμό.",
+        "Μην σε απασχολεί το κόστος.",
+        "Ο κωδικός σε ενημέρωσε ήδη;",
+        "Το δέμα σου έφτασε.",
+        "Εσύ επιλέγεις την ημέρα.",
+        "Για σένα κρατάμε το δέμα 7 ημέρες.",
+        "Στείλε μας τον αριθμό αποστολής.",
+        "Αν θες, κλείσε παραλαβή για αύριο.",
+    ] {
+        assert!(!informal_in_formal(text).is_empty(), "not caught: {text}");
+    }
+    // The preposition, in every construction the answers use.
+    for text in [
+        "Θα φτάσει σε 2 ημέρες σε ένα κατάστημα.",
+        "Παραδίδουμε σε όλη την Ελλάδα, και στα νησιά.",
+        "Σε κάθε email απαντάμε μέσα σε μία εργάσιμη ημέρα.",
+        "Για οποιαδήποτε άλλη απορία, απαντήστε απλώς σε αυτό το email.",
+        "Στέλνουμε σε περίπου 60 χώρες, στο Ηνωμένο Βασίλειο και στη Σιγκαπούρη.",
+        "Σε περιπτώσεις καθυστέρησης, επικοινωνήστε μαζί μας.",
+        "Η αλλαγή διεύθυνσης σε άλλη πόλη κοστίζει 2,00 €.",
+        "Προωθώ τη συνομιλία σας σε έναν συνάδελφο.",
+        "Το δέμα παραμένει σε κατάστημα ή σε θυρίδα Nova Locker.",
+        "Μπορείτε να πληρώσετε σε ευρώ ή σε ρουπίες.",
+    ] {
+        assert_eq!(informal_in_formal(text), Vec::<String>::new(), "{text}");
+    }
+}
+
+/// Telugu says a time the 12-hour way, after the part of the day ("ఉదయం 9 నుంచి సాయంత్రం 6
+/// వరకు", "రాత్రి 8 గంటల లోపు", "ఉదయం 9:00 గంటలకు"): no 24-hour time ("20:00",
+/// "09:00–18:00") in any Telugu question, answer, locale message or rendered golden reply.
+#[test]
+fn telugu_has_no_24_hour_times() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let e = engine();
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for topic in e.knowledge().topics() {
+        let t = topic.text(Lang::Te);
+        texts.push((format!("{} question", topic.id), t.question.clone()));
+        for f in [Formality::Formal, Formality::Informal] {
+            let label = format!("{} {}", topic.id, f.as_str());
+            texts.push((label, t.answer(f).to_string()));
+        }
+    }
+    let locale = std::fs::read_to_string(format!("{root}/locales/te/main.ftl")).unwrap();
+    for (i, line) in locale.lines().enumerate() {
+        if !line.trim_start().starts_with('#') {
+            texts.push((format!("locales/te/main.ftl:{}", i + 1), line.to_string()));
+        }
+    }
+    for channel in ["chat", "email", "sms"] {
+        let path = format!("tests/golden/te-{channel}.txt");
+        let golden = std::fs::read_to_string(format!("{root}/{path}")).unwrap();
+        for (i, line) in golden.lines().enumerate() {
+            // Only the bot's words: not the header, the customer's message or the labels.
+            if !["#", ">", "[", "==="].iter().any(|p| line.starts_with(p)) {
+                texts.push((format!("{path}:{}", i + 1), line.to_string()));
+            }
+        }
+    }
+    let problems: Vec<String> = texts
+        .iter()
+        .filter_map(|(label, text)| {
+            let found = twenty_four_hour_times(text);
+            (!found.is_empty()).then(|| format!("{label}: {found:?}"))
+        })
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The clock times of `text` that are not said the Telugu 12-hour way: an hour of 13 or more,
+/// a zero-padded hour, a range of two clock times, or a time without its part of the day
+/// (ఉదయం, మధ్యాహ్నం, సాయంత్రం, రాత్రి) just before it.
+fn twenty_four_hour_times(text: &str) -> Vec<String> {
+    const DAY_PARTS: &[&str] = &["ఉదయం", "మధ్యాహ్నం", "సాయంత్రం", "రాత్రి", "తెల్లవారుజామున"];
+    let time = regex::Regex::new(r"(\d{1,2}):\d{2}(\s*[–-]\s*\d{1,2}:\d{2})?").unwrap();
+    time.captures_iter(text)
+        .filter(|c| {
+            let hour = &c[1];
+            let said_after_day_part = DAY_PARTS
+                .iter()
+                .any(|p| text[..c.get(0).unwrap().start()].trim_end().ends_with(p));
+            hour.parse::<u32>().unwrap() >= 13
+                || hour.starts_with('0')
+                || c.get(2).is_some()
+                || !said_after_day_part
+        })
+        .map(|c| c[0].to_string())
+        .collect()
+}
+
+#[test]
+fn the_time_check_catches_what_it_should() {
+    for bad in [
+        "రాత్రి 20:00 లోపు",
+        "సోమ–శుక్ర 09:00–18:00",
+        "ఉదయం 09:00 గంటలకు",
+        "12:00 లోపు బుక్ చేస్తే",
+        "శనివారం 9:00-2:00",
+    ] {
+        assert!(!twenty_four_hour_times(bad).is_empty(), "not caught: {bad}");
+    }
+    for good in [
+        "ఉదయం 9 నుంచి సాయంత్రం 6 వరకు",
+        "రేపు ఉదయం 9:00 గంటలకు",
+        "మధ్యాహ్నం 12:30 లోపు",
+        "రాత్రి 8 గంటల లోపు",
+        "24/7, 1800 555 0199",
+    ] {
+        assert!(twenty_four_hour_times(good).is_empty(), "{good}");
+    }
 }

@@ -30,6 +30,8 @@ struct Lang {
     human: &'static str,
     /// About a topic tagged `problem`: answered formally even when informal was asked.
     complaint: &'static str,
+    /// Small talk: in an email, the salutation and the closing say it.
+    hello: &'static str,
 }
 
 const LANGS: &[Lang] = &[
@@ -43,6 +45,7 @@ const LANGS: &[Lang] = &[
         fallback: "blorp zint quax",
         human: "Can I talk to a real person please?",
         complaint: "I think my parcel got lost, no update for two weeks",
+        hello: "Hello there!",
     },
     Lang {
         code: "el",
@@ -54,6 +57,7 @@ const LANGS: &[Lang] = &[
         fallback: "μπλορπ ζιντ κουαξ",
         human: "Θέλω να μιλήσω με έναν άνθρωπο, όχι με ρομπότ",
         complaint: "Νομίζω ότι χάθηκε το δέμα μου, δύο εβδομάδες χωρίς καμία ενημέρωση",
+        hello: "Καλησπέρα!",
     },
     Lang {
         code: "te",
@@ -65,11 +69,14 @@ const LANGS: &[Lang] = &[
         fallback: "బ్లార్ప్ జింట్ క్వాక్స్",
         human: "నాకు మనిషితో మాట్లాడాలి, దయచేసి ఏజెంట్‌ని కనెక్ట్ చేయండి",
         complaint: "నా పార్సెల్ పోయింది అనిపిస్తోంది, ఎక్కడా దొరకడం లేదు",
+        hello: "నమస్కారం అండి",
     },
 ];
 
 const SITUATIONS: &[(&str, Decision)] = &[
     ("answer", Decision::Answer),
+    ("answer after hours", Decision::Answer),
+    ("small talk", Decision::Answer),
     ("clarify", Decision::Clarify),
     ("fallback", Decision::Fallback),
     ("escalate in hours", Decision::Escalate),
@@ -80,6 +87,8 @@ const SITUATIONS: &[(&str, Decision)] = &[
 fn ask(l: &Lang, situation: &str, formality: Formality, channel: &str) -> Reply {
     let (text, at) = match situation {
         "answer" => (l.answer, l.open),
+        "answer after hours" => (l.answer, l.closed),
+        "small talk" => (l.hello, l.open),
         "clarify" => (l.clarify, l.open),
         "fallback" => (l.fallback, l.open),
         "escalate in hours" => (l.human, l.open),
@@ -105,7 +114,7 @@ fn golden_replies() {
     let bless = std::env::var_os("SAHAYA_BLESS").is_some();
     let mut failures = Vec::new();
     for l in LANGS {
-        for channel in ["chat", "email"] {
+        for channel in ["chat", "email", "sms"] {
             let mut doc = format!(
                 "# Golden replies: {} over {channel}. Regenerate with SAHAYA_BLESS=1 cargo test --test replies\n",
                 l.code
@@ -136,7 +145,8 @@ fn golden_replies() {
                         "\n=== {situation} · asked {}\n> {}\n[{:?} · {} · {}{}{}]\n---\n{}\n",
                         formality.as_str(),
                         match *situation {
-                            "answer" => l.answer,
+                            "answer" | "answer after hours" => l.answer,
+                            "small talk" => l.hello,
                             "clarify" => l.clarify,
                             "fallback" => l.fallback,
                             "complaint" => l.complaint,
@@ -177,6 +187,110 @@ fn golden_replies() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every email reads like an email: nothing about joining a chat, waiting a moment or "here
+/// in this chat", one thank-you and one greeting. Asked with every topic's question, a
+/// request for a person and a greeting, in every language and register.
+#[test]
+fn emails_read_like_emails() {
+    const CHAT_WORDS: &[(&str, &[&str])] = &[
+        (
+            "en",
+            &[
+                "this chat",
+                "this conversation",
+                "join this",
+                "wait a moment",
+                "right here",
+                "here in this",
+            ],
+        ),
+        (
+            "el",
+            &[
+                "στη συνομιλια",
+                "αυτης της συνομιλιας",
+                "θα συνδεθει",
+                "περιμενετε μια στιγμη",
+                "εδω στη",
+                "εδω στο",
+            ],
+        ),
+        (
+            "te",
+            &[
+                "ఈ చాట్",
+                "ఈ సంభాషణ",
+                "చేరతారు",
+                "కొద్దిసేపు వేచి ఉండండి",
+                "ఇక్కడే చాట్",
+                "ఇక్కడ పంపండి",
+            ],
+        ),
+    ];
+    const THANKS: &[&str] = &["thank", "ευχαριστ", "ధన్యవాద", "థాంక్స్"];
+    const GREETINGS: &[&str] = &[
+        "hello",
+        "hi",
+        "γεια",
+        "καλημερα",
+        "καλησπερα",
+        "నమస్కారం",
+        "హాయ్",
+    ];
+    let e = engine();
+    let mut problems = Vec::new();
+    for l in LANGS {
+        let lang = sahaya::Lang::negotiate(l.code).unwrap();
+        let mut texts: Vec<&str> = e
+            .knowledge()
+            .topics()
+            .iter()
+            .filter(|t| !t.has_tag(sahaya::OUT_OF_SCOPE))
+            .map(|t| t.text(lang).question.as_str())
+            .collect();
+        texts.extend([l.human, l.hello, l.fallback, l.clarify]);
+        let chat_words = CHAT_WORDS.iter().find(|(c, _)| *c == l.code).unwrap().1;
+        for text in texts {
+            for formality in [Formality::Formal, Formality::Informal] {
+                for at in [l.open, l.closed] {
+                    let r = e.respond(&Message {
+                        text: text.into(),
+                        lang: Some(l.code.into()),
+                        formality: Some(formality),
+                        channel: Some("email".into()),
+                        at: Some(at.into()),
+                        customer: Some(Customer {
+                            name: Some(l.name.into()),
+                            ..Customer::default()
+                        }),
+                        ..Message::default()
+                    });
+                    let n = sahaya::text::normalize(&r.text);
+                    let mut found: Vec<String> = chat_words
+                        .iter()
+                        .filter(|w| n.contains(&sahaya::text::normalize(w)))
+                        .map(|w| w.to_string())
+                        .collect();
+                    let thanks = THANKS.iter().map(|t| n.matches(t).count()).sum::<usize>();
+                    if thanks > 1 {
+                        found.push(format!("{thanks} thank-yous"));
+                    }
+                    let greetings = sahaya::text::words(&n)
+                        .filter(|w| GREETINGS.contains(w))
+                        .count();
+                    if greetings > 1 {
+                        found.push(format!("{greetings} greetings"));
+                    }
+                    if !found.is_empty() {
+                        problems.push(format!("{} «{text}»: {found:?}\n{}", l.code, r.text));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
 fn first_difference(want: &str, got: &str) -> String {
@@ -409,4 +523,103 @@ fn a_customer_can_ask_for_the_informal_register_in_words() {
         (h.decision, h.formality),
         (Decision::Escalate, Formality::Formal)
     );
+}
+
+/// The holiday notice fits every holiday and closure name of the calendar as it is written
+/// there: no Greek apposition that needs the nominative («Σήμερα, Αγίου Πνεύματος, …») and no
+/// Telugu word said twice in a row («ఆగస్టు 15 సెలవు సెలవు»). Every day of 2026 at 10:00, in
+/// both regions, in Greek and Telugu, for an answer and for a handoff.
+#[test]
+fn holiday_names_fit_the_notice() {
+    let mut problems = Vec::new();
+    let mut holidays = 0;
+    for (region, offset) in [("GR", "+02:00"), ("IN", "+05:30")] {
+        for (lang, text) in [
+            ("el", "Θέλω να μιλήσω με έναν άνθρωπο"),
+            ("el", "Πού είναι το δέμα μου;"),
+            ("te", "నాకు మనిషితో మాట్లాడాలి"),
+            ("te", "నా పార్సెల్ ఎక్కడ ఉంది?"),
+        ] {
+            let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+            while chrono::Datelike::year(&day) == 2026 {
+                let r = engine().respond(&Message {
+                    text: text.into(),
+                    lang: Some(lang.into()),
+                    at: Some(format!("{day}T10:00:00{offset}")),
+                    customer: Some(Customer {
+                        region: Some(region.into()),
+                        ..Customer::default()
+                    }),
+                    ..Message::default()
+                });
+                day = day.succ_opt().unwrap();
+                if !r.after_hours {
+                    continue;
+                }
+                holidays += 1;
+                let ws: Vec<&str> = r.text.split_whitespace().collect();
+                if ws.windows(2).any(|w| w[0] == w[1]) || r.text.contains("Σήμερα, ") {
+                    problems.push(format!("{region} {lang} {day}: {}", r.text));
+                }
+            }
+        }
+    }
+    assert!(holidays > 20, "{holidays}");
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// One apology per reply: a problem answer that already apologizes (in any of the ways each
+/// language has: "we're sorry", «λυπούμαστε», «συγγνώμη», క్షమాపణలు, చింతిస్తున్నాము, సారీ)
+/// gets no second one in front of it, and the scam answer no "trouble with your parcel".
+#[test]
+fn apologies_are_said_once() {
+    const APOLOGIES: &[&str] = &[
+        "sorry",
+        "apologi",
+        "λυπουμαστε",
+        "λυπαμαι",
+        "συγγνωμη",
+        "సారీ",
+        "క్షమించ",
+        "క్షమాపణ",
+        "చింతిస్తున్న",
+    ];
+    let e = engine();
+    let mut problems = Vec::new();
+    for topic in e.knowledge().topics() {
+        if !topic.has_tag("problem") {
+            continue;
+        }
+        for lang in sahaya::Lang::ALL {
+            for formality in [Formality::Formal, Formality::Informal] {
+                let r = e.respond(&Message {
+                    text: topic.text(lang).question.clone(),
+                    lang: Some(lang.code().into()),
+                    formality: Some(formality),
+                    at: Some("2026-11-25T10:00:00+02:00".into()),
+                    ..Message::default()
+                });
+                if r.answer_id.as_deref() != Some(topic.id.as_str()) {
+                    continue;
+                }
+                let n = sahaya::text::normalize(&r.text);
+                let count: usize = APOLOGIES.iter().map(|a| n.matches(a).count()).sum();
+                let parcel_trouble = topic.id == "suspicious_message_scam"
+                    && [
+                        "trouble with your parcel",
+                        "ταλαιπωρια με το δεμα",
+                        "పార్సెల్ విషయంలో ఇబ్బంది",
+                    ]
+                    .iter()
+                    .any(|t| n.contains(t));
+                if count != 1 || parcel_trouble {
+                    problems.push(format!(
+                        "{} {lang} {count} apologies:\n{}",
+                        topic.id, r.text
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

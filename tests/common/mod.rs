@@ -31,6 +31,11 @@ pub const GREEK_INFORMAL_FORMS: &[&str] = &[
     "έλεγξε",
     "ανέβασε",
     "επίλεξε",
+    "θες",
+    "είσαι",
+    "πάρε",
+    "κλείσε",
+    "ρίξε",
 ];
 
 /// Greek words that address the customer formally (εσείς): never in an informal answer.
@@ -59,6 +64,14 @@ pub const GREEK_FORMAL_FORMS: &[&str] = &[
     "ελέγξτε",
     "ανεβάστε",
     "επιλέξτε",
+    "είστε",
+    "ανοίξτε",
+    "ζητήστε",
+    "περιμένετε",
+    "δηλώστε",
+    "αφήστε",
+    "κλείστε",
+    "πηγαίνετε",
 ];
 
 /// Intimate Telugu forms (నువ్వు/నీ): never used with customers, in any register.
@@ -85,20 +98,36 @@ pub fn forbidden_words(text: &str, forms: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Greek «σε» used as the pronoun "you" (σε ενημερώνουμε, σε παρακαλώ), told from the
-/// preposition (σε 2 ημέρες, σε ένα κατάστημα) by the verb ending of the next word.
+/// Greek «σε» used as the pronoun "you" (θα σε ενημερώσουμε, σε περιμένει, σε παρακαλώ),
+/// told from the preposition (σε 2 ημέρες, σε όλη την Ελλάδα, σε αυτό το email), which formal
+/// text uses freely: the pronoun comes after a particle that only ever precedes a verb (θα, να,
+/// δεν, μην, ας) or before a verb form. `στο/στη/στον` are always the preposition.
 pub fn greek_informal_se(text: &str) -> Vec<String> {
+    const BEFORE_A_VERB: &[&str] = &["θα", "να", "δεν", "δε", "μη", "μην", "ας"];
+    /// Endings of the verb forms that follow the pronoun (σε ενημερώνουμε, σε βρει, σε
+    /// ενημέρωσα, σε περιμένουν); the few nouns that end so are listed apart.
+    const VERB_ENDINGS: &[&str] = &[
+        "ω", "ει", "ουμε", "ουν", "ουνε", "αμε", "ανε", "ησα", "ωσα", "ασα", "ηκα", "ησε", "ωσε",
+        "ασε", "ηκε",
+    ];
+    const NOUNS: &[&str] = &["ευρω"];
     let n = normalize(text);
     let ws: Vec<&str> = words(&n).collect();
-    ws.windows(2)
-        .filter(|w| w[0] == "σε")
-        .filter(|w| {
-            ["ω", "ουμε", "ουν", "ει", "ησα", "αμε"]
-                .iter()
-                .any(|e| w[1].ends_with(e))
-        })
-        .map(|w| format!("σε {}", w[1]))
-        .collect()
+    let mut found = Vec::new();
+    for (i, w) in ws.iter().enumerate() {
+        if *w != "σε" {
+            continue;
+        }
+        let after_particle = i > 0 && BEFORE_A_VERB.contains(&ws[i - 1]);
+        let next = ws.get(i + 1).copied().unwrap_or_default();
+        let before_verb = next.chars().count() > 2
+            && !NOUNS.contains(&next)
+            && VERB_ENDINGS.iter().any(|e| next.ends_with(e));
+        if after_particle || before_verb {
+            found.push(format!("σε {next}").trim_end().to_string());
+        }
+    }
+    found
 }
 
 /// Every register problem of a rendered Greek or Telugu reply.

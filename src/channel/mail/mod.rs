@@ -66,6 +66,8 @@ impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
             addresses: vec![
+                // The address COMPANY.md publishes for customers.
+                "help@nova-courier.example".into(),
                 "support@nova-courier.example".into(),
                 "ypostirixi@nova-courier.example".into(),
                 "sahayam@nova-courier.example".into(),
