@@ -238,6 +238,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_agent_speaks_https() {
+        // A server that closes every connection: the TLS handshake starts and fails, which
+        // an agent built without TLS never gets to.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(1) {
+                drop(conn);
+            }
+        });
+        let err = http_agent(2)
+            .get(&format!("https://127.0.0.1:{port}/"))
+            .call()
+            .unwrap_err();
+        match err {
+            ureq::Error::Transport(t) => {
+                assert_ne!(t.kind(), ureq::ErrorKind::UnknownScheme, "{t}")
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
     fn backoff_doubles_up_to_an_hour() {
         assert_eq!(retry_delay(1), 10);
         assert_eq!(retry_delay(2), 20);
