@@ -410,11 +410,10 @@ fn print_calibration(engine: &Engine) {
                 }
                 continue;
             };
-            let configured = engine.config().thresholds_by_lang.contains_key(&lang)
-                || engine.config().thresholds.is_some();
-            let t = match (configured, name.ends_with("_latn")) {
-                (false, true) => cal.romanized_thresholds(lang).unwrap_or(c.thresholds),
-                _ => engine.thresholds(lang),
+            let t = if name.ends_with("_latn") {
+                engine.romanized_thresholds(lang)
+            } else {
+                engine.thresholds(lang)
             };
             println!(
                 "{name}: {} phrasings; answer at {:.2} with a lead of {:.2}, clarify at {:.2}; \

@@ -119,7 +119,13 @@ impl Engine {
 
     /// The thresholds that decide for `lang`: configured, else calibrated, else built in.
     pub fn thresholds(&self, lang: Lang) -> Thresholds {
-        self.policy().thresholds(lang)
+        self.policy().thresholds(lang, false)
+    }
+
+    /// The thresholds that decide for `lang` typed in Latin letters (Greeklish, romanized
+    /// Telugu): configured, else calibrated (never laxer than the script's), else built in.
+    pub fn romanized_thresholds(&self, lang: Lang) -> Thresholds {
+        self.policy().thresholds(lang, true)
     }
 
     /// What calibration measured at load (empty when it is turned off).

@@ -160,18 +160,23 @@ struct Case {
     text: String,
 }
 
-/// The messages of `tests/paraphrases/*.toml` and the message strings of `tests/ranking.rs`.
-fn test_messages(vocab: &mut Vocabulary) -> Vec<Prepared> {
-    let mut out = Vec::new();
-    let dir = root().join("tests/paraphrases");
+/// The `*.toml` files of a folder of the crate, sorted; at least one.
+fn toml_files(rel: &str) -> Vec<PathBuf> {
+    let dir = root().join(rel);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no test sets in {}", dir.display());
-    for file in files {
+    assert!(!files.is_empty(), "no .toml files in {}", dir.display());
+    files
+}
+
+/// The messages of `tests/paraphrases/*.toml` and the message strings of `tests/ranking.rs`.
+fn test_messages(vocab: &mut Vocabulary) -> Vec<Prepared> {
+    let mut out = Vec::new();
+    for file in toml_files("tests/paraphrases") {
         let name = file.strip_prefix(root()).unwrap().display().to_string();
         let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
         let set: Set = toml::from_str(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -336,50 +341,38 @@ fn test_messages_are_not_knowledge_phrasings() {
     );
 }
 
-#[test]
-fn development_set_is_not_knowledge_phrasings() {
+/// Fails when a development message clashes with a text of `index` (named `what`); passes
+/// when the development set is not there.
+fn assert_apart_from_devset(what: &str, index: impl FnOnce(&mut Vocabulary) -> Index) {
     let mut vocab = Vocabulary::default();
-    let kb = knowledge(&mut vocab);
+    let texts = index(&mut vocab);
     let Some((dev, mut problems)) = devset(&mut vocab) else {
         return;
     };
     for d in &dev {
-        for (k, overlap) in kb.clashes(d) {
+        for (t, overlap) in texts.clashes(d) {
             problems.push(format!(
                 "{} ~ the development message at {} ({})",
-                k.label, d.label, overlap
+                t.label, d.label, overlap
             ));
         }
     }
     assert!(
         problems.is_empty(),
-        "{} knowledge phrasings repeat the development set:\n{}",
+        "{} {what} repeat the development set:\n{}",
         problems.len(),
         problems.join("\n")
     );
 }
 
 #[test]
+fn development_set_is_not_knowledge_phrasings() {
+    assert_apart_from_devset("knowledge phrasings", knowledge);
+}
+
+#[test]
 fn development_set_is_not_test_messages() {
-    let mut vocab = Vocabulary::default();
-    let messages = Index::new(test_messages(&mut vocab));
-    let Some((dev, mut problems)) = devset(&mut vocab) else {
-        return;
-    };
-    for d in &dev {
-        for (m, overlap) in messages.clashes(d) {
-            problems.push(format!(
-                "{} ~ the development message at {} ({})",
-                m.label, d.label, overlap
-            ));
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "{} test messages repeat the development set:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_apart_from_devset("test messages", |v| Index::new(test_messages(v)));
 }
 
 /// The `text` of every case of `tests/rules/*.toml` (the rule fixtures).
@@ -393,15 +386,8 @@ fn rule_fixture_messages(vocab: &mut Vocabulary) -> Vec<Prepared> {
     struct Message {
         text: String,
     }
-    let dir = root().join("tests/rules");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
     let mut out = Vec::new();
-    for file in files {
+    for file in toml_files("tests/rules") {
         let name = file.strip_prefix(root()).unwrap().display().to_string();
         let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
         let set: Fixtures = toml::from_str(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -409,31 +395,12 @@ fn rule_fixture_messages(vocab: &mut Vocabulary) -> Vec<Prepared> {
             out.push(vocab.prepare(format!("{name} «{}»", c.text), &c.text));
         }
     }
-    assert!(!out.is_empty(), "no rule fixtures in {}", dir.display());
     out
 }
 
 #[test]
 fn development_set_is_not_rule_fixtures() {
-    let mut vocab = Vocabulary::default();
-    let fixtures = Index::new(rule_fixture_messages(&mut vocab));
-    let Some((dev, mut problems)) = devset(&mut vocab) else {
-        return;
-    };
-    for d in &dev {
-        for (m, overlap) in fixtures.clashes(d) {
-            problems.push(format!(
-                "{} ~ the development message at {} ({})",
-                m.label, d.label, overlap
-            ));
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "{} rule fixtures repeat the development set:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_apart_from_devset("rule fixtures", |v| Index::new(rule_fixture_messages(v)));
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! leaves the last good content serving (and `/readyz` says why), fixing it recovers; no
 //! request fails while snapshots are swapped. Works on a copy of the shipped content.
 
+mod common;
+
+use common::copy_dir;
 use sahaya::server::{watch, AppState, ServerConfig};
 use sahaya::{Engine, Message};
 use serde_json::{json, Value};
@@ -13,19 +16,6 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "reload-test-token";
 const PROBE: &str = "knowledge/reload_probe.toml";
 const PROBE_QUESTION: &str = "What is the zebra quasar policy?";
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// A temporary data directory with a copy of the repository's content.
 fn content_copy() -> tempfile::TempDir {

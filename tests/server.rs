@@ -1,8 +1,11 @@
 //! The HTTP API: every endpoint and error path through `app().oneshot(..)`, the OpenAPI
 //! description kept in sync with the code, and one run against a really bound server.
 
+mod common;
+
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Request, StatusCode};
+use common::copy_dir;
 use http_body_util::BodyExt;
 use sahaya::server::{
     app, signature, AppState, ChatwootConfig, Integrations, RateLimitConfig, ServerConfig,
@@ -636,22 +639,22 @@ async fn hostile_bodies_never_get_a_500() {
     }
 }
 
+/// A request body whose bytes never arrive.
+struct Stalled;
+
+impl http_body::Body for Stalled {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
 #[tokio::test]
 async fn slow_requests_time_out_with_408() {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    /// A body whose bytes never arrive.
-    struct Stalled;
-    impl http_body::Body for Stalled {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-        fn poll_frame(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-            Poll::Pending
-        }
-    }
     let state = AppState::new(
         engine(),
         ServerConfig {
@@ -1051,37 +1054,12 @@ fn with_chatwoot(
     AppState::with_integrations(engine(), ServerConfig::default(), integrations)
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Every error code openapi.json documents is one the server answers: each is produced here
 /// by a real request through the router, with its status and the JSON error shape.
 #[tokio::test]
 async fn every_documented_error_code_is_answered() {
     use std::pin::Pin;
     use std::task::{Context, Poll};
-    /// A body whose bytes never arrive.
-    struct Stalled;
-    impl http_body::Body for Stalled {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-        fn poll_frame(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-            Poll::Pending
-        }
-    }
     /// A body broken off by the client.
     struct Broken;
     impl http_body::Body for Broken {

@@ -42,22 +42,9 @@ pub(crate) struct Policy<'a> {
 }
 
 impl Policy<'_> {
-    /// The thresholds that decide for `lang`: configured, else calibrated, else built in.
-    pub fn thresholds(&self, lang: Lang) -> Thresholds {
-        self.config
-            .thresholds_by_lang
-            .get(&lang)
-            .copied()
-            .or(self.config.thresholds)
-            .or_else(|| self.calibration.thresholds(lang))
-            .unwrap_or_else(|| Thresholds::builtin(lang))
-    }
-
-    /// The thresholds for a match in the field of `analyzer`: Greek and Telugu typed in Latin
-    /// letters have their own calibration; configured thresholds apply to both.
-    fn field_thresholds(&self, analyzer: Analyzer) -> Thresholds {
-        let lang = Lang::of(analyzer);
-        let romanized = lang.romanized_analyzer() == Some(analyzer);
+    /// The thresholds that decide for `lang` in its own script (`romanized`: typed in Latin
+    /// letters, which has its own calibration): configured, else calibrated, else built in.
+    pub fn thresholds(&self, lang: Lang, romanized: bool) -> Thresholds {
         let calibrated = if romanized {
             self.calibration.romanized_thresholds(lang)
         } else {
@@ -70,6 +57,12 @@ impl Policy<'_> {
             .or(self.config.thresholds)
             .or(calibrated)
             .unwrap_or_else(|| Thresholds::builtin(lang))
+    }
+
+    /// The thresholds for a match in the field of `analyzer`.
+    fn field_thresholds(&self, analyzer: Analyzer) -> Thresholds {
+        let lang = Lang::of(analyzer);
+        self.thresholds(lang, lang.romanized_analyzer() == Some(analyzer))
     }
 
     /// The customer's time zone (theirs if given, else the region's) and the region.
@@ -219,7 +212,7 @@ pub(crate) fn decide<'a>(
     });
     let th = match ranked.first() {
         Some(best) => policy.field_thresholds(best.analyzer),
-        None => policy.thresholds(lang),
+        None => policy.thresholds(lang, false),
     };
     let top = ranked.first().copied();
     let second = ranked.get(1).map_or(0.0, |s| s.confidence);

@@ -1,4 +1,5 @@
-//! The register lint shared by the content and reply tests.
+//! Helpers shared by the integration tests: the register lint of the content and reply
+//! tests, and copying a content folder.
 #![allow(dead_code)]
 
 use sahaya::text::{normalize, words};
@@ -141,5 +142,19 @@ pub fn register_problems(lang: &str, formal: bool, text: &str) -> Vec<String> {
         ("el", false) => forbidden_words(text, GREEK_FORMAL_FORMS),
         ("te", _) => forbidden_words(text, TELUGU_INTIMATE_FORMS),
         _ => Vec::new(),
+    }
+}
+
+/// Copies the folder `from` into `to`, recursively.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }
