@@ -77,7 +77,9 @@ fn bench_rules(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % msgs.len();
                 // A fresh session each round, so no conversation stays with a person.
-                engine.hand_back(msgs[i].session_id.as_deref().unwrap());
+                engine
+                    .hand_back(msgs[i].session_id.as_deref().unwrap())
+                    .unwrap();
                 black_box(engine.respond(&msgs[i]))
             })
         });

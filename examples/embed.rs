@@ -35,7 +35,7 @@ fn main() -> Result<(), sahaya::Error> {
             );
         }
         // Once a person is done, the host hands the conversation back to the bot.
-        engine.hand_back("ticket-4711");
+        engine.hand_back("ticket-4711")?;
     }
     Ok(())
 }

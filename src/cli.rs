@@ -213,12 +213,15 @@ fn message_text(args: &[OsString]) -> Result<String> {
     Ok(parts.join(" "))
 }
 
-/// The `[mail]` table of the settings file, or the defaults.
+/// The `[mail]` and `[state]` tables of the settings file, or their defaults.
 #[cfg(feature = "mail")]
 fn mail_config(
     data: &std::path::Path,
     config: Option<PathBuf>,
-) -> Result<sahaya::channel::mail::MailConfig> {
+) -> Result<(
+    sahaya::channel::mail::MailConfig,
+    sahaya::store::StateConfig,
+)> {
     let path = match config {
         Some(p) => p,
         None => {
@@ -233,13 +236,21 @@ fn mail_config(
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let table: toml::Table =
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    match table.get("mail") {
+    let mail = match table.get("mail") {
         Some(v) => v
             .clone()
             .try_into()
-            .with_context(|| format!("the [mail] table of {}", path.display())),
-        None => Ok(Default::default()),
-    }
+            .with_context(|| format!("the [mail] table of {}", path.display()))?,
+        None => Default::default(),
+    };
+    let state = match table.get("state") {
+        Some(v) => v
+            .clone()
+            .try_into()
+            .with_context(|| format!("the [state] table of {}", path.display()))?,
+        None => Default::default(),
+    };
+    Ok((mail, state))
 }
 
 #[cfg(feature = "mail")]
@@ -252,7 +263,13 @@ fn mail(
     use sahaya::channel::mail::{auto_reply, Outcome};
     use std::io::Write;
     const MAX_MAIL_BYTES: u64 = 25 * 1024 * 1024;
-    let cfg = mail_config(data, config)?;
+    let (cfg, state_cfg) = mail_config(data, config)?;
+    // `--db` names a SQLite file and wins over `[state]`; else `[state]` (and
+    // SAHAYA_STATE_URL) decide, as for the server.
+    let state_cfg = match db {
+        Some(_) => sahaya::store::StateConfig::default(),
+        None => state_cfg.with_env(),
+    };
     let mut raw = Vec::new();
     std::io::stdin()
         .take(MAX_MAIL_BYTES + 1)
@@ -263,25 +280,30 @@ fn mail(
     }
     let engine =
         Engine::load(data).with_context(|| format!("loading content from {}", data.display()))?;
-    let db = db.unwrap_or_else(|| data.join(&cfg.database));
-    let store = match sahaya::store::SqliteStore::open(&db) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("sahaya: {e} ({})", db.display());
+    let db = db.unwrap_or_else(|| state_cfg.sqlite_path(data, std::path::Path::new(&cfg.database)));
+    let store = match state_cfg.open(&db) {
+        Ok(state) => state.store,
+        Err(e @ sahaya::store::StateError::Sqlite { .. }) => {
+            eprintln!("sahaya: {e}");
             return Ok(75);
         }
+        Err(e) => return Err(e.into()),
     };
     let now = chrono::Utc::now();
-    // Old rows go as new mail comes in; the memory is kept at least as long as the interval.
-    let mut retention = sahaya::store::Retention::default();
-    retention.auto_reply_secs = retention
-        .auto_reply_secs
-        .max(i64::from(cfg.interval_days) * 86_400)
-        .max(86_400);
-    if let Err(e) = sahaya::store::Store::prune(&store, now.timestamp(), &retention) {
-        eprintln!("sahaya: could not prune the state database: {e}");
+    let outcome = auto_reply(&engine, &*store, &cfg, &raw, sender, now);
+    if outcome.is_ok() {
+        // Old rows go as new mail comes in; the memory is kept at least as long as the
+        // interval.
+        let mut retention = sahaya::store::Retention::default();
+        retention.auto_reply_secs = retention
+            .auto_reply_secs
+            .max(i64::from(cfg.interval_days) * 86_400)
+            .max(86_400);
+        if let Err(e) = store.prune(now.timestamp(), &retention) {
+            eprintln!("sahaya: could not prune the state database: {e}");
+        }
     }
-    match auto_reply(&engine, &store, &cfg, &raw, sender, now) {
+    match outcome {
         Ok(Outcome::Reply { to, message, reply }) => {
             std::io::stdout()
                 .write_all(&message)

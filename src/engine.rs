@@ -68,12 +68,24 @@ impl Engine {
         Engine::load_with(data_dir, Config::default())
     }
 
-    /// Loads the content of `data_dir` with the given settings.
+    /// Loads the content of `data_dir` with the given settings; conversations are kept in
+    /// memory.
     pub fn load_with(data_dir: impl AsRef<Path>, config: Config) -> Result<Engine, Error> {
         let sessions = Arc::new(SessionStore::new(
             Duration::from_secs(config.session_ttl_secs),
             config.max_sessions,
         ));
+        Engine::build(data_dir.as_ref(), config, sessions)
+    }
+
+    /// Loads the content of `data_dir` with the given settings and conversations kept in
+    /// `sessions`, for instance a [`SessionStore::shared`] one in a database that several
+    /// processes use.
+    pub fn load_with_sessions(
+        data_dir: impl AsRef<Path>,
+        config: Config,
+        sessions: Arc<SessionStore>,
+    ) -> Result<Engine, Error> {
         Engine::build(data_dir.as_ref(), config, sessions)
     }
 
@@ -225,8 +237,9 @@ impl Engine {
     }
 
     /// Hands a conversation that went to a person back to the bot; true when it was with a
-    /// person. Until then the bot stays quiet in it.
-    pub fn hand_back(&self, session_id: &str) -> bool {
+    /// person. Until then the bot stays quiet in it. Fails only when the sessions are kept
+    /// in a database that cannot be reached.
+    pub fn hand_back(&self, session_id: &str) -> Result<bool, Error> {
         self.sessions.hand_back(session_id)
     }
 
@@ -253,27 +266,69 @@ impl Engine {
     /// Answers a message; never fails. Problems with the request (unknown language, empty
     /// or huge text, a session id that is too long or not printable: nothing is remembered
     /// under it) are handled gracefully and noted in the trace; use
-    /// [`Engine::try_respond`] to reject them instead.
+    /// [`Engine::try_respond`] to reject them instead. When the sessions are kept in a
+    /// database that cannot be reached, the message is decided as the first of a new
+    /// conversation and the trace says so; [`Engine::try_respond`] fails instead, which is
+    /// what a server wants (a conversation with a person must stay quiet).
     pub fn respond(&self, msg: &Message) -> Reply {
         let (request, notes) = msg.lenient();
-        self.run(&request, msg.session_id.clone(), notes)
+        self.run_or_forget(&request, msg.session_id.clone(), notes)
     }
 
     /// Answers a message, or rejects a bad request ([`Message::validate`]): empty text,
     /// text over [`MAX_TEXT_BYTES`](crate::model::MAX_TEXT_BYTES), an unknown language, a session
-    /// id that is too long or not printable, a bad time or time zone.
+    /// id that is too long or not printable, a bad time or time zone. Also fails
+    /// ([`Error::is_unavailable`]) when the conversation's memory is kept in a database
+    /// that cannot be reached; nothing is decided then.
     pub fn try_respond(&self, msg: &Message) -> Result<Reply, Error> {
         let request = msg.validate()?;
-        Ok(self.run(&request, msg.session_id.clone(), Vec::new()))
+        self.run(&request, msg.session_id.clone(), Vec::new(), fail)
     }
 
     /// Answers a validated request. The pipeline: normalize → detect → retrieve → decide
-    /// (under the conversation's lock) → render.
+    /// (under the conversation's lock) → render. Like [`Engine::respond`], it decides
+    /// without the conversation's memory when that cannot be reached.
     pub fn respond_to(&self, request: &Request<'_>) -> Reply {
-        self.run(request, request.session_id.map(str::to_string), Vec::new())
+        self.run_or_forget(request, request.session_id.map(str::to_string), Vec::new())
     }
 
-    fn run(&self, request: &Request<'_>, echo: Option<String>, mut trace: Vec<String>) -> Reply {
+    /// [`Engine::respond_to`], failing when the conversation's memory cannot be reached.
+    pub fn try_respond_to(&self, request: &Request<'_>) -> Result<Reply, Error> {
+        self.run(
+            request,
+            request.session_id.map(str::to_string),
+            Vec::new(),
+            fail,
+        )
+    }
+
+    fn run_or_forget(
+        &self,
+        request: &Request<'_>,
+        echo: Option<String>,
+        notes: Vec<String>,
+    ) -> Reply {
+        let forget = |e: Error, trace: &mut Vec<String>| {
+            trace.push(format!(
+                "conversation memory not available ({e}): decided as a new conversation"
+            ));
+            Ok::<(), std::convert::Infallible>(())
+        };
+        match self.run(request, echo, notes, forget) {
+            Ok(reply) => reply,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The pipeline. `on_state_error` says what to do when the conversation's memory cannot
+    /// be read or written: fail, or note it in the trace and decide as a new conversation.
+    fn run<E>(
+        &self,
+        request: &Request<'_>,
+        echo: Option<String>,
+        mut trace: Vec<String>,
+        on_state_error: impl FnOnce(Error, &mut Vec<String>) -> Result<(), E>,
+    ) -> Result<Reply, E> {
         let now = request.at.unwrap_or_else(Utc::now);
 
         // normalize, detect
@@ -304,13 +359,20 @@ impl Engine {
             asked_in_text,
             nothing_asked: query.is_empty(),
             ranked: &ranked,
-            retrieval,
+            retrieval: &retrieval,
         };
         let policy = self.policy();
         let plan = match request.session_id {
-            Some(id) => self
+            Some(id) => match self
                 .sessions
-                .update(id, |session| decide(&policy, findings, session, &mut trace)),
+                .update(id, |session| decide(&policy, findings, session, &mut trace))
+            {
+                Ok(plan) => plan,
+                Err(e) => {
+                    on_state_error(e, &mut trace)?;
+                    decide(&policy, findings, &mut Session::default(), &mut trace)
+                }
+            },
             None => decide(&policy, findings, &mut Session::default(), &mut trace),
         };
 
@@ -325,7 +387,7 @@ impl Engine {
         for id in missing {
             trace.push(format!("message `{id}` missing in every locale"));
         }
-        Reply {
+        Ok(Reply {
             decision: plan.action.decision(),
             lang: plan.lang,
             formality: plan.formality,
@@ -341,7 +403,7 @@ impl Engine {
             session_id: echo,
             tags: plan.tags,
             trace,
-        }
+        })
     }
 
     /// The retrieve stage: ranked topics for normalized text. A field searched only as a
@@ -382,6 +444,11 @@ impl Engine {
             calibration: &self.calibration,
         }
     }
+}
+
+/// The strict answer to a state error: fail.
+fn fail(e: Error, _: &mut Vec<String>) -> Result<(), Error> {
+    Err(e)
 }
 
 fn describe_detection(d: &Detection, requested: Option<Lang>) -> String {

@@ -29,6 +29,15 @@ pub enum ErrorKind {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The state database (conversations, outbox, mail memory) cannot be reached or did not
+    /// answer in time. Nothing was decided or stored: retry later.
+    #[error("{what} unavailable: {source}")]
+    Unavailable {
+        /// What could not be reached.
+        what: &'static str,
+        /// The component's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A fault inside Sahaya or one of its components (the search index, the state
     /// database); the source says what failed below.
     #[error("internal error: {what}: {source}")]
@@ -104,7 +113,30 @@ impl Error {
         }
     }
 
-    pub(crate) fn internal(
+    /// True when a component (the state database) could not be reached: the same request
+    /// may succeed later (HTTP 503, exit code 75 for a mail transfer agent).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Unavailable { .. })
+    }
+
+    /// A component that could not be reached, for [`session::SessionBackend`]
+    /// implementations and state stores outside this crate.
+    ///
+    /// [`session::SessionBackend`]: crate::session::SessionBackend
+    pub fn unavailable(
+        what: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        ErrorKind::Unavailable {
+            what,
+            source: source.into(),
+        }
+        .into()
+    }
+
+    /// A fault of a component (a state database that answered with an error), for
+    /// backends implemented outside this crate.
+    pub fn internal(
         what: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {

@@ -56,7 +56,7 @@
 //! // The bot stays quiet in that conversation until a person hands it back.
 //! let next = engine.respond(&Message { text: "hello?".into(), ..msg.clone() });
 //! assert_eq!(next.decision, Decision::Escalate);
-//! assert!(engine.hand_back("conversation-1"));
+//! assert!(engine.hand_back("conversation-1")?);
 //! # Ok::<(), sahaya::Error>(())
 //! ```
 //!

@@ -1,9 +1,12 @@
 //! Conversation sessions: what the rules need to remember between messages.
 //!
-//! Sessions are keyed by the request's `session_id`, live in memory, expire after a time to
-//! live without messages, and are bounded in number (the least recently seen one is dropped
-//! when the store is full). A reloaded engine keeps the same store, so an edit to the
-//! content does not make the bot forget that a conversation is with a person.
+//! Sessions are keyed by the request's `session_id` and expire after a time to live without
+//! messages. By default they live in memory, bounded in number (the least recently seen one
+//! is dropped when the store is full). A [`SessionBackend`] keeps them in a database
+//! instead ([`SessionStore::shared`]), so that they survive a restart and several replicas
+//! of a server share them: the `state` feature's `SqliteStore` for one machine, the
+//! `postgres` feature's `PgStore` for several. A reloaded engine keeps the same store, so
+//! an edit to the content does not make the bot forget that a conversation is with a person.
 //!
 //! A session id is at most [`MAX_SESSION_ID_BYTES`] bytes of printable text
 //! ([`valid_session_id`]). A host that takes conversations from several channels keeps
@@ -20,11 +23,12 @@
 //! assert_eq!(scoped_key("api", "chatwoot:1:2").unwrap(), "api:chatwoot:1:2");
 //! ```
 
+use crate::error::Error;
 use crate::model::Escalation;
 use crate::sync::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use crate::error::SessionIdError;
 pub use crate::model::{
@@ -32,8 +36,10 @@ pub use crate::model::{
     MAX_SESSION_KEY_BYTES,
 };
 
-/// What is remembered about one conversation.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What is remembered about one conversation. Stored as JSON by database backends; fields
+/// added later read as their defaults from older rows.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Session {
     /// Messages answered so far in this conversation (the current one not included).
     pub turns: u32,
@@ -45,6 +51,34 @@ pub struct Session {
     pub escalations: u32,
     /// The register the customer asked for in the conversation («μίλα μου στον ενικό»).
     pub formality: Option<crate::lang::Formality>,
+}
+
+/// Conversations kept outside the process: in a database that survives restarts and that
+/// several replicas share.
+///
+/// Times are Unix seconds. A conversation idle for more than `ttl` seconds reads as new.
+pub trait SessionBackend: Send + Sync {
+    /// Runs `f` once on the conversation `key` (a fresh [`Session`] when it is unknown or was
+    /// idle longer than `ttl` at `now`) and stores what `f` leaves, marked as seen at `now`,
+    /// atomically: while `f` runs, no other update of `key` by any process can read or write
+    /// it (a row lock held for a transaction, say), so no escalation or hand-back is lost.
+    /// On an error nothing is stored and `f` may not have run.
+    fn update(
+        &self,
+        key: &str,
+        now: i64,
+        ttl: i64,
+        f: &mut dyn FnMut(&mut Session),
+    ) -> Result<(), Error>;
+
+    /// The conversation `key` unless it is unknown or was idle longer than `ttl` at `now`.
+    fn get(&self, key: &str, now: i64, ttl: i64) -> Result<Option<Session>, Error>;
+
+    /// Deletes every conversation last seen before `seen_before`; how many went.
+    fn purge_idle(&self, seen_before: i64) -> Result<usize, Error>;
+
+    /// Conversations stored (idle ones included until they are purged).
+    fn count(&self) -> Result<usize, Error>;
 }
 
 /// One conversation's memory behind its own lock: [`SessionStore::update`] holds it for a
@@ -133,17 +167,21 @@ impl Table {
     }
 }
 
-/// The in-memory session store shared by every snapshot of an engine.
+/// The session store shared by every snapshot of an engine: in memory
+/// ([`SessionStore::new`]) or in a [`SessionBackend`] ([`SessionStore::shared`]).
 ///
-/// The table of sessions has one lock, held only to find, add or drop an entry; each
-/// session has its own lock, held while a message of that conversation is decided
+/// In memory, the table of sessions has one lock, held only to find, add or drop an entry;
+/// each session has its own lock, held while a message of that conversation is decided
 /// ([`SessionStore::update`]). So conversations do not wait for each other, and two
 /// messages of one conversation cannot both read the memory before either writes it: an
-/// escalation or a hand-back is never lost.
+/// escalation or a hand-back is never lost. A backend gives the same promise across
+/// processes. Only a backend can fail ([`Error::is_unavailable`] when its database cannot
+/// be reached); the memory store never does.
 pub struct SessionStore {
     ttl: Duration,
     max: usize,
     table: Mutex<Table>,
+    shared: Option<Arc<dyn SessionBackend>>,
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -151,84 +189,146 @@ impl std::fmt::Debug for SessionStore {
         f.debug_struct("SessionStore")
             .field("ttl", &self.ttl)
             .field("max", &self.max)
-            .field("len", &self.len())
+            .field("shared", &self.shared.is_some())
             .finish()
     }
 }
 
 impl SessionStore {
-    /// A store whose sessions expire `ttl` after their last message, holding at most `max`.
+    /// A store in memory whose sessions expire `ttl` after their last message, holding at
+    /// most `max`.
     pub fn new(ttl: Duration, max: usize) -> SessionStore {
         SessionStore {
             ttl,
             max: max.max(1),
             table: Mutex::new(Table::default()),
+            shared: None,
         }
     }
 
+    /// A store kept in `backend`, whose sessions expire `ttl` after their last message.
+    pub fn shared(ttl: Duration, backend: Arc<dyn SessionBackend>) -> SessionStore {
+        SessionStore {
+            shared: Some(backend),
+            ..SessionStore::new(ttl, 1)
+        }
+    }
+
+    /// True when the sessions are kept in a [`SessionBackend`].
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// The session `id` as it is now (a fresh one when unknown or expired).
-    pub fn get(&self, id: &str) -> Session {
+    pub fn get(&self, id: &str) -> Result<Session, Error> {
+        if let Some(backend) = &self.shared {
+            return Ok(backend
+                .get(id, unix_now(), self.ttl_secs())?
+                .unwrap_or_default());
+        }
         let slot = self.lock().peek(id, Instant::now(), self.ttl);
-        slot.map(|s| lock(&s).clone()).unwrap_or_default()
+        Ok(slot.map(|s| lock(&s).clone()).unwrap_or_default())
     }
 
     /// Runs `f` on the session `id` (a fresh one when unknown or expired) with that session
     /// locked, and keeps what `f` leaves. Messages of one conversation take turns here;
     /// other conversations do not wait.
-    pub fn update<R>(&self, id: &str, f: impl FnOnce(&mut Session) -> R) -> R {
+    pub fn update<R>(&self, id: &str, f: impl FnOnce(&mut Session) -> R) -> Result<R, Error> {
+        if let Some(backend) = &self.shared {
+            let mut f = Some(f);
+            let mut out = None;
+            backend.update(id, unix_now(), self.ttl_secs(), &mut |session| {
+                if let Some(f) = f.take() {
+                    out = Some(f(session));
+                }
+            })?;
+            return out.ok_or_else(|| {
+                Error::internal(
+                    "conversation state",
+                    "the session backend stored an update without running it",
+                )
+            });
+        }
         let slot = self.lock().touch(id, Instant::now(), self.ttl, self.max);
         let mut session = lock(&slot);
-        f(&mut session)
+        Ok(f(&mut session))
     }
 
     /// Stores the session `id` as of now.
     #[cfg(test)]
     pub(crate) fn put(&self, id: &str, session: Session) {
-        self.update(id, |s| *s = session);
+        self.update(id, |s| *s = session).unwrap();
     }
 
     /// Hands an escalated conversation back to the bot; true when it was with a person.
-    pub fn hand_back(&self, id: &str) -> bool {
-        let slot = {
+    pub fn hand_back(&self, id: &str) -> Result<bool, Error> {
+        let slot = if self.shared.is_some() {
+            if self.get(id)?.escalated.is_none() {
+                return Ok(false);
+            }
+            return self.update(id, release);
+        } else {
             let mut table = self.lock();
             let now = Instant::now();
             if table.peek(id, now, self.ttl).is_none() {
-                return false;
+                return Ok(false);
             }
             table.touch(id, now, self.ttl, self.max)
         };
         let mut session = lock(&slot);
-        if session.escalated.is_none() {
-            return false;
-        }
-        session.escalated = None;
-        session.consecutive_fallbacks = 0;
-        true
+        Ok(release(&mut session))
     }
 
     /// Forgets every session whose time to live has run out; returns how many. A server
-    /// calls this now and then so that idle conversations do not hold memory until the
-    /// store fills up.
-    pub fn purge_expired(&self) -> usize {
+    /// calls this now and then so that idle conversations do not hold memory (or rows)
+    /// until the store fills up.
+    pub fn purge_expired(&self) -> Result<usize, Error> {
+        if let Some(backend) = &self.shared {
+            return backend.purge_idle(unix_now() - self.ttl_secs());
+        }
         let mut table = self.lock();
         let now = Instant::now();
         let ttl = self.ttl;
-        table.drop_front(|e| now.duration_since(e.seen) > ttl)
+        Ok(table.drop_front(|e| now.duration_since(e.seen) > ttl))
     }
 
     /// Number of sessions held (expired ones included until they are purged).
-    pub fn len(&self) -> usize {
-        self.lock().map.len()
+    pub fn len(&self) -> Result<usize, Error> {
+        match &self.shared {
+            Some(backend) => backend.count(),
+            None => Ok(self.lock().map.len()),
+        }
     }
 
     /// True when no session is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+
+    fn ttl_secs(&self) -> i64 {
+        i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2)
     }
 
     fn lock(&self) -> MutexGuard<'_, Table> {
         lock(&self.table)
     }
+}
+
+/// Clears an escalation; true when there was one.
+fn release(session: &mut Session) -> bool {
+    if session.escalated.is_none() {
+        return false;
+    }
+    session.escalated = None;
+    session.consecutive_fallbacks = 0;
+    true
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -315,9 +415,9 @@ mod tests {
                 ..Session::default()
             },
         );
-        assert_eq!(store.get("a").turns, 3);
+        assert_eq!(store.get("a").unwrap().turns, 3);
         std::thread::sleep(Duration::from_millis(600));
-        assert_eq!(store.get("a"), Session::default());
+        assert_eq!(store.get("a").unwrap(), Session::default());
     }
 
     #[test]
@@ -327,19 +427,19 @@ mod tests {
         store.put("old-2", Session::default());
         std::thread::sleep(Duration::from_millis(600));
         store.put("new", Session::default());
-        assert_eq!(store.len(), 3);
-        assert_eq!(store.purge_expired(), 2);
-        assert_eq!(store.len(), 1);
-        assert_eq!(store.purge_expired(), 0);
+        assert_eq!(store.len().unwrap(), 3);
+        assert_eq!(store.purge_expired().unwrap(), 2);
+        assert_eq!(store.len().unwrap(), 1);
+        assert_eq!(store.purge_expired().unwrap(), 0);
         // A session seen again is no longer among the oldest.
         let store = SessionStore::new(Duration::from_millis(300), 10);
         store.put("a", Session::default());
         store.put("b", Session::default());
         std::thread::sleep(Duration::from_millis(600));
         store.put("a", Session::default());
-        assert_eq!(store.purge_expired(), 1);
-        assert_eq!(store.len(), 1);
-        assert_eq!(store.purge_expired(), 0);
+        assert_eq!(store.purge_expired().unwrap(), 1);
+        assert_eq!(store.len().unwrap(), 1);
+        assert_eq!(store.purge_expired().unwrap(), 0);
     }
 
     #[test]
@@ -354,9 +454,9 @@ mod tests {
                 },
             );
         }
-        assert_eq!(store.len(), 2);
-        assert_eq!(store.get("a"), Session::default());
-        assert_eq!(store.get("c").turns, 3);
+        assert_eq!(store.len().unwrap(), 2);
+        assert_eq!(store.get("a").unwrap(), Session::default());
+        assert_eq!(store.get("c").unwrap().turns, 3);
         // Seeing "b" again makes "c" the least recently seen.
         store.put(
             "b",
@@ -366,9 +466,9 @@ mod tests {
             },
         );
         store.put("d", Session::default());
-        assert_eq!(store.len(), 2);
-        assert_eq!(store.get("c"), Session::default());
-        assert_eq!(store.get("b").turns, 9);
+        assert_eq!(store.len().unwrap(), 2);
+        assert_eq!(store.get("c").unwrap(), Session::default());
+        assert_eq!(store.get("b").unwrap().turns, 9);
     }
 
     #[test]
@@ -381,9 +481,9 @@ mod tests {
             };
             store.put(&format!("s-{i}"), session);
         }
-        assert_eq!(store.len(), 1000);
-        assert_eq!(store.get("s-3999"), Session::default());
-        assert_eq!(store.get("s-4000").turns, 4000);
+        assert_eq!(store.len().unwrap(), 1000);
+        assert_eq!(store.get("s-3999").unwrap(), Session::default());
+        assert_eq!(store.get("s-4000").unwrap().turns, 4000);
         let table = store.lock();
         assert_eq!(table.order.len(), table.map.len());
         assert!(table.map.contains_key("s-4999") && table.map.contains_key("s-4000"));
@@ -407,14 +507,14 @@ mod tests {
                 formality: None,
             },
         );
-        assert!(store.hand_back("s"));
-        let s = store.get("s");
+        assert!(store.hand_back("s").unwrap());
+        let s = store.get("s").unwrap();
         assert_eq!(
             (s.turns, s.escalated.is_none(), s.escalations),
             (2, true, 1)
         );
-        assert!(!store.hand_back("s"));
-        assert!(!store.hand_back("unknown"));
+        assert!(!store.hand_back("s").unwrap());
+        assert!(!store.hand_back("unknown").unwrap());
     }
 
     #[test]
@@ -429,27 +529,29 @@ mod tests {
                     let mut escalated = 0;
                     for i in 0..rounds {
                         if (t + i) % 3 == 0 {
-                            store.hand_back("one");
+                            store.hand_back("one").unwrap();
                         }
-                        store.update("one", |s| {
-                            s.turns += 1;
-                            if (t + i) % 2 == 0 {
-                                s.escalations += 1;
-                                s.escalated = Some(Escalation::new(
-                                    "human_request",
-                                    "support",
-                                    crate::model::Priority::Normal,
-                                ));
-                                escalated += 1;
-                            }
-                        });
+                        store
+                            .update("one", |s| {
+                                s.turns += 1;
+                                if (t + i) % 2 == 0 {
+                                    s.escalations += 1;
+                                    s.escalated = Some(Escalation::new(
+                                        "human_request",
+                                        "support",
+                                        crate::model::Priority::Normal,
+                                    ));
+                                    escalated += 1;
+                                }
+                            })
+                            .unwrap();
                     }
                     escalated
                 })
             })
             .collect();
         let escalated: u32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-        let s = store.get("one");
+        let s = store.get("one").unwrap();
         assert_eq!(s.turns, threads * rounds);
         assert_eq!(s.escalations, escalated);
     }

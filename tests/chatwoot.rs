@@ -286,7 +286,13 @@ async fn a_handoff_opens_the_conversation_and_the_bot_then_stays_quiet() {
     assert_eq!(bot.chatwoot.calls().len(), 2, "nothing more posted");
     assert_eq!(bot.store.outbox().unwrap().len(), 1, "no second escalation");
     // The session remembers the handoff: the bot stays quiet in it.
-    let session = bot.state.snapshot().engine.sessions().get("chatwoot:3:13");
+    let session = bot
+        .state
+        .snapshot()
+        .engine
+        .sessions()
+        .get("chatwoot:3:13")
+        .unwrap();
     assert_eq!(
         session.escalated.as_ref().map(|e| e.rule.as_str()),
         Some("legal_threat")
@@ -447,9 +453,13 @@ async fn api_sessions_cannot_reach_chatwoot_conversations() {
     assert_eq!(reply["decision"], "escalate");
     let snapshot = bot.state.snapshot();
     let sessions = snapshot.engine.sessions();
-    assert!(sessions.get("chatwoot:3:31").escalated.is_none());
-    assert!(sessions.get("api:chatwoot:3:31").escalated.is_some());
-    assert!(sessions.get("chatwoot:3:30").escalated.is_some());
+    assert!(sessions.get("chatwoot:3:31").unwrap().escalated.is_none());
+    assert!(sessions
+        .get("api:chatwoot:3:31")
+        .unwrap()
+        .escalated
+        .is_some());
+    assert!(sessions.get("chatwoot:3:30").unwrap().escalated.is_some());
     let a = deliver(
         &bot.state,
         &delivery(9002, 31, "pending", "Where is my parcel?"),
@@ -639,8 +649,8 @@ async fn escalations_are_retried_from_a_durable_outbox() {
     };
     // Sahaya restarts: the row is still there, and due 10 s after the failure.
     let store = Arc::new(SqliteStore::open(&db).unwrap());
-    assert!(store.due(t0 + 9, 10).unwrap().is_empty());
-    assert_eq!(store.due(t0 + 10, 10).unwrap().len(), 1);
+    assert!(store.due(t0 + 9, 10, 60).unwrap().is_empty());
+    assert_eq!(store.due(t0 + 10, 10, 60).unwrap().len(), 1);
     let mut integrations = Integrations::new(store.clone());
     integrations.webhook = Some(webhook_config(hook_url));
     let state = AppState::with_integrations(engine(), ServerConfig::default(), integrations);

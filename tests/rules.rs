@@ -155,7 +155,7 @@ fn conversations() {
         for t in &conv.turn {
             if t.hand_back {
                 assert!(
-                    engine().hand_back(&session),
+                    engine().hand_back(&session).unwrap(),
                     "{}: nothing to hand back",
                     conv.name
                 );
@@ -222,7 +222,7 @@ fn two_unanswerable_messages_escalate_and_then_the_bot_stays_quiet() {
     assert_eq!(again.decision, Decision::Escalate);
 
     // Handed back: the bot answers again, and the counter starts afresh.
-    assert!(e.hand_back(s));
+    assert!(e.hand_back(s).unwrap());
     let back = say("Where is my parcel?");
     assert_eq!(back.decision, Decision::Answer, "{:?}", back.trace);
     assert_eq!(back.answer_id.as_deref(), Some("track_parcel"));

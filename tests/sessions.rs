@@ -38,7 +38,7 @@ fn concurrent_messages_of_one_conversation_never_lose_an_escalation_or_a_hand_ba
                     if fresh {
                         handoffs.fetch_add(1, Ordering::SeqCst);
                     }
-                    if i % 4 == t % 4 && engine.hand_back(SESSION) {
+                    if i % 4 == t % 4 && engine.hand_back(SESSION).unwrap() {
                         hand_backs.fetch_add(1, Ordering::SeqCst);
                     }
                 }
@@ -49,7 +49,7 @@ fn concurrent_messages_of_one_conversation_never_lose_an_escalation_or_a_hand_ba
         w.join().expect("no thread panics");
     }
 
-    let session = engine.sessions().get(SESSION);
+    let session = engine.sessions().get(SESSION).unwrap();
     let handoffs = handoffs.load(Ordering::SeqCst);
     let hand_backs = hand_backs.load(Ordering::SeqCst);
     assert!(

@@ -78,6 +78,7 @@ impl Policy<'_> {
 }
 
 /// What the earlier stages found out about a message.
+#[derive(Clone, Copy)]
 pub(crate) struct Findings<'a> {
     pub request: &'a Request<'a>,
     pub now: DateTime<Utc>,
@@ -92,7 +93,7 @@ pub(crate) struct Findings<'a> {
     /// Topics, best first.
     pub ranked: &'a [Scored],
     /// The retrieve stage's trace lines.
-    pub retrieval: Vec<String>,
+    pub retrieval: &'a [String],
 }
 
 /// What to send.
@@ -200,7 +201,7 @@ pub(crate) fn decide<'a>(
             first_turn: false,
         };
     }
-    trace.extend(found.retrieval);
+    trace.extend(found.retrieval.iter().cloned());
     let ranked = found.ranked;
     let topics = policy.kb.topics();
 

@@ -263,11 +263,13 @@ pub(super) async fn handle(
             // Chatwoot's status is the truth: a pending conversation is the bot's, even when
             // the session still remembers an earlier handoff (an agent gave it back).
             if let Some(key) = msg.session_id.as_deref() {
-                if engine.sessions().get(key).escalated.is_some() {
-                    engine.hand_back(key);
+                if engine.sessions().get(key)?.escalated.is_some() {
+                    engine.hand_back(key)?;
                 }
             }
-            let reply = engine.respond(&msg);
+            // Whatever Chatwoot sends is answered (a huge text is cut, as `respond` does);
+            // only a state database that cannot be reached fails the delivery.
+            let reply = engine.try_respond_to(&msg.lenient().0)?;
             state.metrics().observe_reply(&reply);
             Ok((msg, reply))
         })
@@ -368,10 +370,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "state database");
-            Err(ApiError::internal())
-        }
+        Ok(Err(e)) => Err(ApiError::from_engine(&e)),
         Err(e) => {
             tracing::error!(error = %e, "blocking task failed");
             Err(ApiError::internal())

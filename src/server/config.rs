@@ -33,6 +33,11 @@
 //!
 //! [mail]                         # read by `sahaya mail`; the server uses its `database`
 //! database = "sahaya.db"
+//!
+//! [state]                        # sahaya::store::StateConfig: conversations, outbox, mail memory
+//! # url = "postgres://sahaya@db.internal/sahaya"   # several replicas (SAHAYA_STATE_URL)
+//! # path = "sahaya.db"           # else this SQLite file (default: [mail] database)
+//! sessions = "database"          # or "memory": forgotten at restart, not shared
 //! ```
 
 use crate::error::Diagnostic;
@@ -60,6 +65,8 @@ pub struct Settings {
     /// The outgoing escalation webhook; none queues nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookConfig>,
+    /// Where conversations, the outbox and the mail memory are kept.
+    pub state: crate::store::StateConfig,
 }
 
 /// `[chatwoot]`: how to reach Chatwoot's API and check its deliveries.
@@ -299,10 +306,13 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The state database (delivered Chatwoot events, the escalation outbox): the `[mail]`
-    /// table's `database`, relative to `data_dir`, shared with `sahaya mail`.
+    /// The SQLite state file (conversations, delivered Chatwoot events, the escalation
+    /// outbox) when `[state] url` is not set: `[state] path`, else the `[mail]` table's
+    /// `database`, relative to `data_dir`, shared with `sahaya mail`.
     pub fn state_database(&self, data_dir: &Path) -> Result<PathBuf, ConfigError> {
-        Ok(data_dir.join(self.mail_config()?.database))
+        Ok(self
+            .state
+            .sqlite_path(data_dir, Path::new(&self.mail_config()?.database)))
     }
 
     /// The `[mail]` table of `sahaya mail`, with its defaults.

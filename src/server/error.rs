@@ -51,6 +51,8 @@ pub mod code {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// A fault inside the server (details in its log).
     pub const INTERNAL: &str = "internal";
+    /// The state database (conversations, outbox) cannot be reached; retry later.
+    pub const STATE_UNAVAILABLE: &str = "state_unavailable";
     /// No `[chatwoot]` settings: the Chatwoot endpoint is off.
     pub const CHATWOOT_DISABLED: &str = "chatwoot_disabled";
     /// A webhook delivery's signature is missing, stale or wrong, or the delivery is unsigned
@@ -128,6 +130,26 @@ impl ApiError {
             _ => (StatusCode::UNPROCESSABLE_ENTITY, code::BAD_REQUEST),
         };
         ApiError::new(status, code, e.to_string())
+    }
+
+    /// The answer to a library error met while answering: 503 with `Retry-After` when the
+    /// state database cannot be reached, else an internal error. Logged here.
+    pub(super) fn from_engine(e: &crate::error::Error) -> ApiError {
+        if let Some(r) = e.request_error() {
+            return ApiError::bad_request(r);
+        }
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "state database unavailable");
+            let mut err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::STATE_UNAVAILABLE,
+                "the conversation state database cannot be reached; retry shortly",
+            );
+            err.retry_after = Some(5);
+            return err;
+        }
+        tracing::error!(error = %e, "internal error");
+        ApiError::internal()
     }
 
     /// A fault of the server; the details go to its log, not to the client.

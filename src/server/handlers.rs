@@ -87,16 +87,21 @@ fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Reply, A
     let snapshot = state.snapshot();
     // A conversation already with a person gets a "please wait" escalation on each message;
     // only the handoff itself goes to the webhook.
-    let with_person = state.outbox().is_some()
-        && msg
-            .session_id
-            .as_deref()
-            .is_some_and(|key| snapshot.engine.sessions().get(key).escalated.is_some());
-    let request = msg.validate().map_err(|e| match e.request_error() {
-        Some(r) => ApiError::bad_request(r),
-        None => ApiError::internal(),
-    })?;
-    let mut reply = snapshot.engine.respond_to(&request);
+    let with_person = match msg.session_id.as_deref() {
+        Some(key) if state.outbox().is_some() => {
+            let session = snapshot.engine.sessions().get(key);
+            session
+                .map_err(|e| ApiError::from_engine(&e))?
+                .escalated
+                .is_some()
+        }
+        _ => false,
+    };
+    let request = msg.validate().map_err(|e| ApiError::from_engine(&e))?;
+    let mut reply = snapshot
+        .engine
+        .try_respond_to(&request)
+        .map_err(|e| ApiError::from_engine(&e))?;
     reply.session_id.clone_from(&given_session);
     msg.session_id = given_session;
     state.metrics().observe_reply(&reply);
@@ -139,6 +144,24 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
             .into_response();
     }
     let snapshot = state.snapshot();
+    // Without its state database a replica could answer a conversation that is with a
+    // person on another: it is not ready.
+    if let Some(store) = state.store().cloned() {
+        let ping = tokio::task::spawn_blocking(move || store.ping()).await;
+        let problem = match ping {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
+            tracing::warn!(error = %problem, "readiness: state database");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "state_unavailable", "error": problem })),
+            )
+                .into_response();
+        }
+    }
     let failure = state.reload_failure();
     // A failed reload does not make the server unready: it keeps answering with the last
     // good content, and taking every replica out of rotation for an editor's typo would
@@ -268,7 +291,8 @@ pub(super) async fn handback(
         .map_err(|e| {
             tracing::error!(error = %e, "handback task failed");
             ApiError::internal()
-        })?;
+        })?
+        .map_err(|e| ApiError::from_engine(&e))?;
     Ok(Json(
         json!({ "session_id": id, "handed_back": handed_back }),
     ))

@@ -33,6 +33,9 @@ impl Settings {
             };
             wh.secret = Some(v);
         }
+        if let Some(v) = lookup(crate::store::STATE_URL_VAR).filter(|v| !v.trim().is_empty()) {
+            self.state.url = Some(v.trim().to_string());
+        }
         let s = &mut self.server;
         if let Some(v) = lookup("SAHAYA_ADDR") {
             s.addr = v;

@@ -113,14 +113,8 @@ pub enum ServeError {
     #[error("loading the content")]
     Content(#[from] crate::error::Error),
     /// The state database does not open.
-    #[error("opening the state database {}", path.display())]
-    State {
-        /// The database file.
-        path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: crate::error::Error,
-    },
+    #[error("opening the state database")]
+    State(#[source] crate::store::StateError),
     /// Binding the address or serving failed.
     #[error("{what}")]
     Io {
@@ -145,11 +139,31 @@ pub fn run(
         settings.server.addr = addr;
     }
     init_logging();
-    let engine = Engine::load_with(data_dir, settings.engine.clone())?;
-    let integrations = if settings.chatwoot.is_some() || settings.webhook.is_some() {
+    // The state database: conversations (unless kept in memory), the outbox, Chatwoot's
+    // deliveries. A PostgreSQL database is contacted on first use: while it is down the
+    // server runs but is not ready, and answers 503.
+    let keep_sessions = settings.state.sessions == crate::store::SessionsIn::Database;
+    let integrated = settings.chatwoot.is_some() || settings.webhook.is_some();
+    let state = if keep_sessions || integrated {
         let path = settings.state_database(data_dir)?;
-        let store = crate::store::SqliteStore::open(&path)
-            .map_err(|source| ServeError::State { path, source })?;
+        let state = settings.state.open(&path).map_err(ServeError::State)?;
+        tracing::info!(state = %state.description, sessions = ?settings.state.sessions, "state database");
+        Some(state)
+    } else {
+        None
+    };
+    let engine = match state.as_ref().filter(|_| keep_sessions) {
+        Some(state) => {
+            let ttl = std::time::Duration::from_secs(settings.engine.session_ttl_secs);
+            let sessions = Arc::new(crate::session::SessionStore::shared(
+                ttl,
+                Arc::clone(&state.sessions),
+            ));
+            Engine::load_with_sessions(data_dir, settings.engine.clone(), sessions)?
+        }
+        None => Engine::load_with(data_dir, settings.engine.clone())?,
+    };
+    let integrations = if let Some(state) = state {
         if settings
             .webhook
             .as_ref()
@@ -169,7 +183,7 @@ pub fn run(
                  Chatwoot can reach this server"
             );
         }
-        let store = Arc::new(store);
+        let store = state.store;
         // Old rows go every maintenance pass; the auto-reply memory of `sahaya mail`, which
         // shares the database, is kept at least as long as its interval.
         let mut retention = crate::store::Retention::default();
@@ -178,7 +192,6 @@ pub fn run(
             .max(i64::from(settings.mail_config()?.interval_days) * 86_400);
         let pruned = Arc::clone(&store);
         let maintenance: MaintenanceHook = Arc::new(move |now| {
-            use crate::store::Store;
             let done = pruned.prune(now, &retention)?;
             if done.total() > 0 {
                 tracing::info!(

@@ -288,7 +288,13 @@ impl AppState {
     /// Forgets expired conversations and idle rate-limit entries; how many conversations
     /// went. Blocking.
     fn forget_idle(&self) -> usize {
-        let purged = self.snapshot().engine.sessions().purge_expired();
+        let purged = match self.snapshot().engine.sessions().purge_expired() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "purging idle conversations");
+                0
+            }
+        };
         if let Some(l) = &self.inner.limiter {
             l.forget_idle();
         }

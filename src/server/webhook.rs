@@ -3,7 +3,10 @@
 //! desk can pick up handoffs.
 //!
 //! Delivery is at least once: a row leaves the queue only after a 2xx answer, and the
-//! `X-Sahaya-Delivery` header (the row id) lets a receiver drop repeats. A failed attempt is
+//! `X-Sahaya-Delivery` header (the row id) lets a receiver drop repeats. Replicas sharing
+//! the state database share the outbox: each row is claimed by one sender at a time (for
+//! twice the timeout plus 10 s), and a row whose sender died mid-delivery is sent again
+//! when that lease ends. A failed attempt is
 //! retried after 10 s × 2^(attempts before it), at most an hour apart; after
 //! `max_attempts` the row is marked given up and kept, with its last error.
 //!
@@ -139,7 +142,13 @@ impl Outbox {
     /// of each. Blocking: run it off the async threads.
     pub fn deliver_due(&self, now: i64) -> Result<DeliveryReport, crate::error::Error> {
         let mut report = DeliveryReport::default();
-        for item in self.store.due(now, BATCH)? {
+        // One row at a time, each leased for longer than its attempt can take, so that
+        // replicas sharing the outbox never send one row twice at once.
+        let lease = 2 * i64::try_from(self.config.timeout_secs).unwrap_or(3600) + 10;
+        for _ in 0..BATCH {
+            let Some(item) = self.store.due(now, 1, lease)?.pop() else {
+                break;
+            };
             match self.send(&item) {
                 Ok(()) => {
                     self.store.delivered(item.id)?;

@@ -1,13 +1,28 @@
-//! State that must survive a restart: the per-sender auto-reply memory, the escalation
-//! outbox and the help-desk deliveries already handled.
+//! State that must survive a restart or be shared by replicas: conversations, the
+//! per-sender auto-reply memory, the escalation outbox and the help-desk deliveries already
+//! handled.
 //!
-//! [`Store`] is the small interface the channels use; [`SqliteStore`] keeps everything in one
-//! embedded SQLite file, safe for several processes at once (each claim runs in an
-//! `IMMEDIATE` transaction, so two concurrent `sahaya mail` runs for the same sender cannot
-//! both reply). A multi-replica deployment can implement [`Store`] on a shared database.
+//! Two interfaces make up the state: [`Store`], used by the channels, and
+//! [`SessionBackend`](crate::session::SessionBackend), which keeps the conversations. Both
+//! backends implement both:
+//! - [`SqliteStore`] keeps everything in one embedded SQLite file (zero set-up, the
+//!   default), safe for several processes on one machine (each claim runs in an
+//!   `IMMEDIATE` transaction, so two concurrent `sahaya mail` runs for the same sender
+//!   cannot both reply);
+//! - `PgStore` (feature `postgres`) keeps it in PostgreSQL, for several replicas on several
+//!   machines.
+//!
+//! [`StateConfig`] is the `[state]` table of `sahaya.toml` and opens the one it names.
 
+mod config;
+#[cfg(feature = "postgres")]
+mod pg;
 mod sqlite;
+mod sqlite_session;
 
+pub use config::{SessionsIn, State, StateConfig, StateError, STATE_URL_VAR};
+#[cfg(feature = "postgres")]
+pub use pg::{PgOptions, PgStore, UrlError};
 pub use sqlite::SqliteStore;
 
 use crate::error::Error;
@@ -134,8 +149,11 @@ pub trait Store: Send + Sync {
     /// conversation, which only the overall limit bounds), within the store's [`Limits`].
     fn enqueue(&self, conversation: &str, payload: &str, now: i64) -> Result<Enqueued, Error>;
 
-    /// Items due for (re)delivery at `now`, oldest first.
-    fn due(&self, now: i64, limit: usize) -> Result<Vec<OutboxItem>, Error>;
+    /// Claims up to `limit` items due for (re)delivery at `now`, oldest first. A claimed
+    /// item is leased: it is not due again before `now + lease_secs` unless
+    /// [`Store::failed`] sets another time, so several senders never send one item at once,
+    /// and an item whose sender died mid-delivery is sent again when its lease ends.
+    fn due(&self, now: i64, limit: usize, lease_secs: i64) -> Result<Vec<OutboxItem>, Error>;
 
     /// Marks an item delivered.
     fn delivered(&self, id: i64) -> Result<(), Error>;
@@ -154,6 +172,11 @@ pub trait Store: Send + Sync {
     /// Deletes rows older than `retention` allows: delivered and given-up outbox rows,
     /// delivery ids and the auto-reply memory. Rows waiting for delivery are never pruned.
     fn prune(&self, now: i64, retention: &Retention) -> Result<Pruned, Error>;
+
+    /// Checks that the database can be used now (a server's readiness check).
+    fn ping(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// The state of one outbox row, for people and tests ([`SqliteStore::outbox`]).
