@@ -5,7 +5,11 @@
 #
 #   bench/load.sh                 # 10 s per endpoint, 32 connections
 #   DURATION=30s CONNECTIONS=64 bench/load.sh
+#   bench/load.sh state           # /v1/respond in conversations, with sessions in memory,
+#                                 # in SQLite and in PostgreSQL, one after the other
 #
+# `state` needs PostgreSQL: PG_URL (default postgres://postgres@127.0.0.1:5432/test); the
+# benchmark's tables go in a schema of their own, dropped at the end.
 # Needs wrk (Debian: apt-get install wrk). Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,20 +39,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== starting sahaya serve on $ADDR"
-RUST_LOG=warn SAHAYA_WATCH=false target/release/sahaya serve --addr "$ADDR" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then
-    break
-  fi
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "the server did not start:" >&2
-    cat "$work/server.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+MODE=${1:-http}
+
+start_server() {
+  echo "== starting sahaya serve on $ADDR${1:+ with $1}"
+  RUST_LOG=warn SAHAYA_WATCH=false target/release/sahaya serve --addr "$ADDR" ${1:+--config "$1"} \
+    2>"$work/server.log" &
+  server_pid=$!
+  for _ in $(seq 1 300); do
+    if curl -fs "http://$ADDR/readyz" >/dev/null 2>&1; then
+      return
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "the server did not start:" >&2
+      cat "$work/server.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "the server did not become ready" >&2
+  exit 1
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
 
 # A mix of real questions in the three languages, one per request in turn.
 cat >"$work/respond.lua" <<'LUA'
@@ -67,6 +84,25 @@ request = function()
 end
 LUA
 
+# In conversations: each request is a message of one of 500 conversations, so every one
+# reads and writes its conversation's memory.
+cat >"$work/sessions.lua" <<'LUA'
+local texts = {
+  "Where is my parcel?",
+  "Πού είναι το δέμα μου;",
+  "నా పార్సెల్ ఎక్కడ ఉంది?",
+  "how much does it cost to send a parcel to Athens",
+  "θέλω να αλλάξω τη διεύθυνση παράδοσης",
+  "naa parcel ekkada undi",
+}
+local i = 0
+request = function()
+  i = i + 1
+  local body = string.format('{"text":"%s","session_id":"bench-%d"}', texts[i % #texts + 1], i % 500)
+  return wrk.format("POST", "/v1/respond", {["Content-Type"] = "application/json"}, body)
+end
+LUA
+
 run() {
   local name=$1
   shift
@@ -79,6 +115,34 @@ run() {
   fi
 }
 
+if [ "$MODE" = state ]; then
+  PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+  schema="sahaya_bench_$$"
+  psql -q "$PG_URL" -c "CREATE SCHEMA $schema" >/dev/null
+  trap 'psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1; cleanup' EXIT
+  printf '[state]\nsessions = "memory"\n' >"$work/memory.toml"
+  printf '[state]\npath = "%s"\n' "$work/state.db" >"$work/sqlite.toml"
+  printf '[state]\nurl = "%s%soptions=-csearch_path%%3D%s"\n' "$PG_URL" \
+    "$(case $PG_URL in *\?*) echo '&' ;; *) echo '?' ;; esac)" "$schema" >"$work/postgres.toml"
+  for backend in memory sqlite postgres; do
+    start_server "$work/$backend.toml"
+    wrk -t1 -c4 -d2s -s "$work/sessions.lua" "http://$ADDR" >/dev/null
+    run "$backend" -s "$work/sessions.lua" "http://$ADDR"
+    stop_server
+  done
+  field() { awk -v k="$2" '$1 == k { print $2; exit }' "$work/$1.txt"; }
+  rps() { awk '/^Requests\/sec:/ { print $2 }' "$work/$1.txt"; }
+  m_rps=$(rps memory)
+  printf '\n%-12s %12s %10s %10s %12s\n' sessions "requests/s" p50 p99 "vs memory"
+  for backend in memory sqlite postgres; do
+    printf '%-12s %12s %10s %10s %12s\n' "$backend" "$(rps $backend)" "$(field $backend 50%)" \
+      "$(field $backend 99%)" "$(awk -v r="$(rps $backend)" -v m="$m_rps" 'BEGIN { printf "%.2f", r / m }')"
+  done
+  echo "machine: $(nproc) core(s); server, database and wrk share them"
+  exit 0
+fi
+
+start_server
 # Warm up (page cache, allocator, connection setup), then measure.
 wrk -t1 -c4 -d2s -s "$work/respond.lua" "http://$ADDR" >/dev/null
 run healthz "http://$ADDR/healthz"

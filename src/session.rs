@@ -77,6 +77,10 @@ pub trait SessionBackend: Send + Sync {
     /// Deletes every conversation last seen before `seen_before`; how many went.
     fn purge_idle(&self, seen_before: i64) -> Result<usize, Error>;
 
+    /// Deletes the least recently seen conversations beyond the `keep` most recent; how
+    /// many went.
+    fn trim(&self, keep: usize) -> Result<usize, Error>;
+
     /// Conversations stored (idle ones included until they are purged).
     fn count(&self) -> Result<usize, Error>;
 }
@@ -207,10 +211,11 @@ impl SessionStore {
     }
 
     /// A store kept in `backend`, whose sessions expire `ttl` after their last message.
-    pub fn shared(ttl: Duration, backend: Arc<dyn SessionBackend>) -> SessionStore {
+    /// [`SessionStore::purge_expired`] also trims it to the `max` most recently seen.
+    pub fn shared(ttl: Duration, max: usize, backend: Arc<dyn SessionBackend>) -> SessionStore {
         SessionStore {
             shared: Some(backend),
-            ..SessionStore::new(ttl, 1)
+            ..SessionStore::new(ttl, max)
         }
     }
 
@@ -281,10 +286,12 @@ impl SessionStore {
 
     /// Forgets every session whose time to live has run out; returns how many. A server
     /// calls this now and then so that idle conversations do not hold memory (or rows)
-    /// until the store fills up.
+    /// until the store fills up. A backend is also trimmed to the most recent `max`, so a
+    /// flood of new conversation ids cannot grow the database without end.
     pub fn purge_expired(&self) -> Result<usize, Error> {
         if let Some(backend) = &self.shared {
-            return backend.purge_idle(unix_now() - self.ttl_secs());
+            let idle = backend.purge_idle(unix_now() - self.ttl_secs())?;
+            return Ok(idle + backend.trim(self.max)?);
         }
         let mut table = self.lock();
         let now = Instant::now();

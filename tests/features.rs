@@ -38,6 +38,7 @@ const CLI: &[&str] = &["clap", "anyhow"];
 const SERVER: &[&str] = &["axum", "tokio", "hyper", "tracing-subscriber", "ureq"];
 const STATE: &[&str] = &["rusqlite", "libsqlite3-sys"];
 const MAIL: &[&str] = &["mail-parser", "mail-builder"];
+const POSTGRES: &[&str] = &["postgres", "tokio-postgres", "r2d2", "r2d2_postgres"];
 
 fn assert_without(tree: &BTreeSet<String>, crates: &[&str], features: &str) {
     for c in crates {
@@ -55,7 +56,7 @@ fn assert_with(tree: &BTreeSet<String>, crates: &[&str], features: &str) {
 fn the_bare_library_has_no_cli_http_or_sqlite_crates() {
     let bare = tree(&[]);
     assert!(bare.contains("tantivy") && bare.contains("fluent-bundle"));
-    for group in [CLI, SERVER, STATE, MAIL] {
+    for group in [CLI, SERVER, STATE, MAIL, POSTGRES] {
         assert_without(&bare, group, "no features");
     }
 }
@@ -67,6 +68,7 @@ fn each_feature_adds_only_its_own_stack() {
     assert_without(&state, SERVER, "state");
     assert_without(&state, CLI, "state");
     assert_without(&state, MAIL, "state");
+    assert_without(&state, POSTGRES, "state");
 
     let mail = tree(&["mail"]);
     assert_with(&mail, MAIL, "mail");
@@ -77,6 +79,19 @@ fn each_feature_adds_only_its_own_stack() {
     let server = tree(&["server"]);
     assert_with(&server, SERVER, "server");
     assert_without(&server, CLI, "server");
+    assert_without(&server, POSTGRES, "server");
+
+    // PostgreSQL brings its client (on tokio) and the pool, not the HTTP server or mail.
+    let pg = tree(&["postgres"]);
+    assert_with(&pg, POSTGRES, "postgres");
+    assert_with(&pg, STATE, "postgres");
+    assert_without(
+        &pg,
+        &["axum", "hyper", "tracing-subscriber", "ureq"],
+        "postgres",
+    );
+    assert_without(&pg, MAIL, "postgres");
+    assert_without(&pg, CLI, "postgres");
 
     let cli = tree(&["cli"]);
     assert_with(&cli, CLI, "cli");

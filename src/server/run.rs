@@ -157,6 +157,7 @@ pub fn run(
             let ttl = std::time::Duration::from_secs(settings.engine.session_ttl_secs);
             let sessions = Arc::new(crate::session::SessionStore::shared(
                 ttl,
+                settings.engine.max_sessions,
                 Arc::clone(&state.sessions),
             ));
             Engine::load_with_sessions(data_dir, settings.engine.clone(), sessions)?

@@ -354,6 +354,19 @@ impl SessionBackend for PgStore {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
+    fn trim(&self, keep: usize) -> Result<usize, Error> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let n = self
+            .conn()?
+            .execute(
+                "DELETE FROM sahaya_session WHERE key IN
+                     (SELECT key FROM sahaya_session ORDER BY seen_at DESC OFFSET $1)",
+                &[&keep],
+            )
+            .map_err(db_err)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     fn count(&self) -> Result<usize, Error> {
         let n: i64 = self
             .conn()?

@@ -69,6 +69,16 @@ impl SessionBackend for SqliteStore {
             .map_err(db_err)
     }
 
+    fn trim(&self, keep: usize) -> Result<usize, Error> {
+        self.conn()
+            .execute(
+                "DELETE FROM session WHERE key IN
+                     (SELECT key FROM session ORDER BY seen_at DESC LIMIT -1 OFFSET ?1)",
+                params![i64::try_from(keep).unwrap_or(i64::MAX)],
+            )
+            .map_err(db_err)
+    }
+
     fn count(&self) -> Result<usize, Error> {
         let n: i64 = self
             .conn()
@@ -92,7 +102,7 @@ mod tests {
         let path = dir.path().join("state.db");
         {
             let store = Arc::new(SqliteStore::open(&path).unwrap());
-            let sessions = SessionStore::shared(Duration::from_secs(600), store);
+            let sessions = SessionStore::shared(Duration::from_secs(600), 10, store);
             sessions
                 .update("api:a", |s| {
                     s.turns = 3;
@@ -103,7 +113,7 @@ mod tests {
             assert_eq!(sessions.len().unwrap(), 1);
         }
         let store = Arc::new(SqliteStore::open(&path).unwrap());
-        let sessions = SessionStore::shared(Duration::from_secs(600), store);
+        let sessions = SessionStore::shared(Duration::from_secs(600), 10, store);
         let s = sessions.get("api:a").unwrap();
         assert_eq!((s.turns, s.escalations), (3, 1));
         assert_eq!(s.escalated.as_ref().map(|e| e.rule.as_str()), Some("legal"));
@@ -132,5 +142,21 @@ mod tests {
         assert_eq!(seen, Some(0), "an expired conversation starts afresh");
         assert_eq!(store.purge_idle(1_051).unwrap(), 1);
         assert_eq!(store.count().unwrap(), 1);
+    }
+
+    #[test]
+    fn trimming_keeps_the_most_recently_seen() {
+        let store = SqliteStore::in_memory().unwrap();
+        for i in 0..5 {
+            store
+                .update(&format!("c{i}"), 100 + i, 60, &mut |s| s.turns = 1)
+                .unwrap();
+        }
+        assert_eq!(store.trim(2).unwrap(), 3);
+        assert_eq!(store.count().unwrap(), 2);
+        assert!(store.get("c4", 110, 60).unwrap().is_some());
+        assert!(store.get("c3", 110, 60).unwrap().is_some());
+        assert!(store.get("c2", 110, 60).unwrap().is_none());
+        assert_eq!(store.trim(2).unwrap(), 0);
     }
 }
