@@ -126,12 +126,14 @@ async fn bot_with(secret: Option<&str>, allow_unsigned: bool) -> Bot {
         secret: secret.map(String::from),
         allow_unsigned,
         timeout_secs: 4,
+        ca_file: None,
     });
     integrations.webhook = Some(WebhookConfig {
         url: "http://127.0.0.1:9/unused".into(),
         secret: Some(HOOK_SECRET.into()),
         max_attempts: 3,
         timeout_secs: 2,
+        ca_file: None,
     });
     let state = AppState::with_integrations(engine(), ServerConfig::default(), integrations);
     Bot {
@@ -564,6 +566,7 @@ fn webhook_config(url: String) -> WebhookConfig {
         secret: Some(HOOK_SECRET.into()),
         max_attempts: 3,
         timeout_secs: 2,
+        ca_file: None,
     }
 }
 

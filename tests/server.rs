@@ -1050,6 +1050,7 @@ fn with_chatwoot(
         secret: secret.map(String::from),
         allow_unsigned: secret.is_none(),
         timeout_secs: 2,
+        ca_file: None,
     });
     AppState::with_integrations(engine(), ServerConfig::default(), integrations)
 }
