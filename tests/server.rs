@@ -1016,6 +1016,9 @@ impl sahaya::store::Store for BrokenStore {
     fn due(&self, _: i64, _: usize) -> Result<Vec<sahaya::store::OutboxItem>, sahaya::Error> {
         Err(store_fault())
     }
+    fn pending(&self) -> Result<u64, sahaya::Error> {
+        Err(store_fault())
+    }
     fn delivered(&self, _: i64) -> Result<(), sahaya::Error> {
         Err(store_fault())
     }

@@ -18,6 +18,7 @@
 //! | `X-Sahaya-Signature` | `sha256=` + hex HMAC-SHA256 of `"{timestamp}.{body}"` keyed with the secret |
 
 use super::config::WebhookConfig;
+use super::metrics::OutboxMetrics;
 use super::signature;
 use super::tls;
 use crate::model::{Customer, Message, Reply};
@@ -97,6 +98,7 @@ pub struct Outbox {
     /// Why there is none: `webhook.ca_file` could not be used (every attempt fails with it).
     agent: Result<ureq::Agent, String>,
     wake: tokio::sync::Notify,
+    metrics: OutboxMetrics,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -116,6 +118,15 @@ impl Outbox {
     ///
     /// [`Settings::validate`]: super::Settings::validate
     pub fn new(store: Arc<dyn Store>, config: WebhookConfig) -> Outbox {
+        Outbox::with_metrics(store, config, OutboxMetrics::default())
+    }
+
+    /// [`Outbox::new`] counting into `metrics` (those of the server's `/metrics`).
+    pub(super) fn with_metrics(
+        store: Arc<dyn Store>,
+        config: WebhookConfig,
+        metrics: OutboxMetrics,
+    ) -> Outbox {
         let agent = http_agent(
             config.timeout_secs,
             config.ca_file.as_deref(),
@@ -129,6 +140,7 @@ impl Outbox {
             store,
             config,
             wake: tokio::sync::Notify::new(),
+            metrics,
         }
     }
 
@@ -146,6 +158,7 @@ impl Outbox {
         now: i64,
     ) -> Result<Enqueued, crate::error::Error> {
         let queued = self.store.enqueue(conversation, payload, now)?;
+        self.metrics.enqueue(queued);
         if let Enqueued::Queued(_) = queued {
             self.wake.notify_one();
         }
@@ -161,6 +174,7 @@ impl Outbox {
                 Ok(()) => {
                     self.store.delivered(item.id)?;
                     report.delivered += 1;
+                    self.metrics.delivered();
                     tracing::info!(
                         id = item.id,
                         attempts = item.attempts + 1,
@@ -172,6 +186,7 @@ impl Outbox {
                     if attempts >= self.config.max_attempts {
                         self.store.gave_up(item.id, now, &error)?;
                         report.gave_up += 1;
+                        self.metrics.gave_up();
                         tracing::error!(
                             id = item.id,
                             attempts,
@@ -182,12 +197,25 @@ impl Outbox {
                         let retry_in = retry_delay(attempts);
                         self.store.failed(item.id, now + retry_in, &error)?;
                         report.retrying += 1;
+                        self.metrics.retried();
                         tracing::warn!(id = item.id, attempts, retry_in, %error, "escalation webhook failed");
                     }
                 }
             }
         }
         Ok(report)
+    }
+
+    /// Rows waiting for delivery (see [`Store::pending`]). Blocking.
+    pub fn pending(&self) -> Result<u64, crate::error::Error> {
+        self.store.pending()
+    }
+
+    /// Reads [`Outbox::pending`] into the `sahaya_outbox_pending` gauge. Blocking.
+    pub(super) fn refresh_pending(&self) -> Result<u64, crate::error::Error> {
+        let rows = self.pending()?;
+        self.metrics.set_pending(rows);
+        Ok(rows)
     }
 
     fn send(&self, item: &OutboxItem) -> Result<(), String> {

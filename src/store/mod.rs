@@ -137,6 +137,9 @@ pub trait Store: Send + Sync {
     /// Items due for (re)delivery at `now`, oldest first.
     fn due(&self, now: i64, limit: usize) -> Result<Vec<OutboxItem>, Error>;
 
+    /// Rows waiting for delivery: neither delivered nor given up, due now or later.
+    fn pending(&self) -> Result<u64, Error>;
+
     /// Marks an item delivered.
     fn delivered(&self, id: i64) -> Result<(), Error>;
 
