@@ -126,12 +126,14 @@ async fn bot_with(secret: Option<&str>, allow_unsigned: bool) -> Bot {
         secret: secret.map(String::from),
         allow_unsigned,
         timeout_secs: 4,
+        ca_file: None,
     });
     integrations.webhook = Some(WebhookConfig {
         url: "http://127.0.0.1:9/unused".into(),
         secret: Some(HOOK_SECRET.into()),
         max_attempts: 3,
         timeout_secs: 2,
+        ca_file: None,
     });
     let state = AppState::with_integrations(engine(), ServerConfig::default(), integrations);
     Bot {
@@ -574,6 +576,7 @@ fn webhook_config(url: String) -> WebhookConfig {
         secret: Some(HOOK_SECRET.into()),
         max_attempts: 3,
         timeout_secs: 2,
+        ca_file: None,
     }
 }
 
@@ -766,4 +769,127 @@ async fn a_running_server_sends_escalations_at_once() {
     assert_eq!(calls[0].json()["session_id"], "live-1");
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+async fn metrics_text(state: &AppState) -> String {
+    let req = Request::get("/metrics").body(Body::empty()).unwrap();
+    let resp = app(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// The value of the sample `name` (with its labels) in a Prometheus text exposition.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_metrics_follow_a_help_desk_that_fails_then_recovers() {
+    let (url, desk) = mock_server().await;
+    // Room for two escalations waiting; max_attempts = 3.
+    let store = Arc::new(
+        SqliteStore::in_memory()
+            .unwrap()
+            .with_limits(sahaya::store::Limits {
+                max_pending: 2,
+                ..Default::default()
+            }),
+    );
+    let mut integrations = Integrations::new(store.clone());
+    integrations.webhook = Some(webhook_config(format!("{url}/hook")));
+    let state = AppState::with_integrations(engine(), ServerConfig::default(), integrations);
+    let outbox = state.outbox().unwrap();
+    let deliver = |now: i64| {
+        let outbox = Arc::clone(&outbox);
+        async move {
+            tokio::task::spawn_blocking(move || outbox.deliver_due(now).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let metric = |text: &str, name: &str| {
+        sample(text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+
+    let before = metrics_text(&state).await;
+    for name in [
+        "sahaya_outbox_enqueued_total",
+        "sahaya_outbox_delivered_total",
+        "sahaya_outbox_retried_total",
+        "sahaya_outbox_gave_up_total",
+        "sahaya_outbox_pending",
+        "sahaya_outbox_rejected_total{reason=\"queue_full\"}",
+    ] {
+        assert_eq!(metric(&before, name), 0.0, "{name}");
+    }
+
+    // Three conversations escalate; the third finds the queue full.
+    for session in ["m-1", "m-2", "m-3"] {
+        let reply = respond(
+            &state,
+            json!({"text": "I will sue you", "session_id": session}),
+        )
+        .await;
+        assert_eq!(reply["decision"], "escalate");
+    }
+    let text = metrics_text(&state).await;
+    assert_eq!(metric(&text, "sahaya_outbox_enqueued_total"), 2.0);
+    assert_eq!(
+        metric(&text, "sahaya_outbox_rejected_total{reason=\"queue_full\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "sahaya_outbox_rejected_total{reason=\"conversation_full\"}"
+        ),
+        0.0
+    );
+    assert_eq!(metric(&text, "sahaya_outbox_pending"), 2.0);
+
+    // The help desk fails once: one row waits for a retry, the other goes through.
+    desk.fail_next(1);
+    let t = now();
+    assert_eq!(deliver(t).await.retrying, 1);
+    let text = metrics_text(&state).await;
+    assert_eq!(metric(&text, "sahaya_outbox_retried_total"), 1.0);
+    assert_eq!(metric(&text, "sahaya_outbox_delivered_total"), 1.0);
+    assert_eq!(metric(&text, "sahaya_outbox_pending"), 1.0);
+
+    // It recovers: the retry is delivered and nothing waits.
+    assert_eq!(deliver(t + 10).await.delivered, 1);
+    let text = metrics_text(&state).await;
+    assert_eq!(metric(&text, "sahaya_outbox_delivered_total"), 2.0);
+    assert_eq!(metric(&text, "sahaya_outbox_pending"), 0.0);
+
+    // A fourth escalation meets a help desk that is down for good, and is given up.
+    respond(
+        &state,
+        json!({"text": "I will sue you", "session_id": "m-4"}),
+    )
+    .await;
+    desk.fail_next(3);
+    let t4 = now();
+    let reports = [
+        deliver(t4).await,
+        deliver(t4 + 10).await,
+        deliver(t4 + 30).await,
+    ];
+    assert_eq!(
+        reports.map(|r| (r.retrying, r.gave_up)),
+        [(1, 0), (1, 0), (0, 1)]
+    );
+    let text = metrics_text(&state).await;
+    assert_eq!(metric(&text, "sahaya_outbox_enqueued_total"), 3.0);
+    assert_eq!(metric(&text, "sahaya_outbox_retried_total"), 3.0);
+    assert_eq!(metric(&text, "sahaya_outbox_gave_up_total"), 1.0);
+    assert_eq!(metric(&text, "sahaya_outbox_delivered_total"), 2.0);
+    assert_eq!(metric(&text, "sahaya_outbox_pending"), 0.0);
+    assert_eq!(desk.calls().len(), 6, "2 + 1 retry + 3 failed attempts");
+    let rows = store.outbox().unwrap();
+    assert_eq!(rows.iter().filter(|r| r.delivered_at.is_some()).count(), 2);
+    assert_eq!(rows.iter().filter(|r| r.gave_up_at.is_some()).count(), 1);
 }

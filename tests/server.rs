@@ -1021,6 +1021,9 @@ impl sahaya::store::Store for BrokenStore {
     ) -> Result<Vec<sahaya::store::OutboxItem>, sahaya::Error> {
         Err(store_fault())
     }
+    fn pending(&self) -> Result<u64, sahaya::Error> {
+        Err(store_fault())
+    }
     fn delivered(&self, _: i64) -> Result<(), sahaya::Error> {
         Err(store_fault())
     }
@@ -1055,6 +1058,7 @@ fn with_chatwoot(
         secret: secret.map(String::from),
         allow_unsigned: secret.is_none(),
         timeout_secs: 2,
+        ca_file: None,
     });
     AppState::with_integrations(engine(), ServerConfig::default(), integrations)
 }

@@ -8,15 +8,24 @@ use serde_json::{json, Value};
 /// Talks to Chatwoot's application API with the agent bot's token.
 pub(super) struct Client {
     config: ChatwootConfig,
-    agent: ureq::Agent,
+    /// Why there is none: `chatwoot.ca_file` could not be used (every call fails with it).
+    agent: Result<ureq::Agent, String>,
 }
 
 impl Client {
+    /// A client with `config`. A `ca_file` that cannot be used (which
+    /// [`Settings::validate`](super::Settings::validate) reports at start) is logged, and
+    /// every call fails with the reason rather than trusting other roots than configured.
     pub fn new(config: ChatwootConfig) -> Client {
-        Client {
-            agent: http_agent(config.timeout_secs),
-            config,
+        let agent = http_agent(
+            config.timeout_secs,
+            config.ca_file.as_deref(),
+            "chatwoot.ca_file",
+        );
+        if let Err(error) = &agent {
+            tracing::error!(%error, "Chatwoot's API cannot be called");
         }
+        Client { agent, config }
     }
 
     pub fn config(&self) -> &ChatwootConfig {
@@ -31,8 +40,8 @@ impl Client {
     }
 
     fn post(&self, url: &str, body: Value) -> Result<(), String> {
-        let result = self
-            .agent
+        let agent = self.agent.as_ref().map_err(|e| format!("{url}: {e}"))?;
+        let result = agent
             .post(url)
             .set("api_access_token", &self.config.api_token)
             .send_json(body);

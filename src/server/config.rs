@@ -25,11 +25,13 @@
 //! api_token = "…"                # the agent bot's access token (SAHAYA_CHATWOOT_TOKEN)
 //! secret = "…"                   # the agent bot's secret (SAHAYA_CHATWOOT_SECRET)
 //! allow_unsigned = false         # true: accept deliveries without a secret (trusted network only)
+//! ca_file = "/etc/sahaya/ca.pem" # CA certificates (PEM) trusted besides the webpki roots
 //!
 //! [webhook]                      # absent: escalations are not queued
 //! url = "https://helpdesk.example.com/hooks/sahaya"
 //! secret = "…"                   # SAHAYA_WEBHOOK_SECRET
 //! max_attempts = 10
+//! ca_file = "/etc/sahaya/ca.pem" # the same for the webhook; a relative path is in the data dir
 //!
 //! [mail]                         # read by `sahaya mail`; the server uses its `database`
 //! database = "sahaya.db"
@@ -91,6 +93,12 @@ pub struct ChatwootConfig {
     /// Seconds each call to Chatwoot may take; under half of `server.request_timeout_secs`.
     #[serde(default = "default_chatwoot_timeout")]
     pub timeout_secs: u64,
+    /// A PEM file of one or more CA certificates trusted for Chatwoot's `https://` URL, on
+    /// top of the webpki roots (a Chatwoot whose certificate a private CA signed).
+    /// [`Settings::load`] takes a relative path from the data directory; a file that is
+    /// missing, unreadable or holds no valid certificate stops the server at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_chatwoot_timeout() -> u64 {
@@ -112,6 +120,7 @@ impl std::fmt::Debug for ChatwootConfig {
             .field("secret", &self.secret.as_ref().map(|_| REDACTED))
             .field("allow_unsigned", &self.allow_unsigned)
             .field("timeout_secs", &self.timeout_secs)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -132,6 +141,12 @@ pub struct WebhookConfig {
     /// Seconds each delivery may take.
     #[serde(default = "default_webhook_timeout")]
     pub timeout_secs: u64,
+    /// A PEM file of one or more CA certificates trusted for the webhook's `https://` URL,
+    /// on top of the webpki roots (a help desk whose certificate a private CA signed).
+    /// [`Settings::load`] takes a relative path from the data directory; a file that is
+    /// missing, unreadable or holds no valid certificate stops the server at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_max_attempts() -> u32 {
@@ -149,6 +164,7 @@ impl std::fmt::Debug for WebhookConfig {
             .field("secret", &self.secret.as_ref().map(|_| REDACTED))
             .field("max_attempts", &self.max_attempts)
             .field("timeout_secs", &self.timeout_secs)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -283,7 +299,8 @@ impl Settings {
 
     /// Reads the settings: the file `config` when given (it must exist), else
     /// `data_dir/sahaya.toml` when there is one, else the defaults; then the `SAHAYA_*`
-    /// environment variables override them.
+    /// environment variables override them. A relative `ca_file` is taken from `data_dir`.
+    /// The result is [validated](Settings::validate), CA files included.
     pub fn load(config: Option<&Path>, data_dir: &Path) -> Result<Settings, ConfigError> {
         let default_path = data_dir.join(CONFIG_FILE);
         let path = match config {
@@ -302,8 +319,22 @@ impl Settings {
             None => Settings::default(),
         };
         settings.apply_env(|var| std::env::var(var).ok())?;
+        settings.resolve_ca_files(data_dir);
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// Makes relative `ca_file` paths relative to `data_dir`, like the state database.
+    fn resolve_ca_files(&mut self, data_dir: &Path) {
+        let chatwoot = self.chatwoot.as_mut().map(|c| &mut c.ca_file);
+        let webhook = self.webhook.as_mut().map(|w| &mut w.ca_file);
+        for ca_file in [chatwoot, webhook].into_iter().flatten() {
+            if let Some(path) = ca_file.as_mut() {
+                if path.is_relative() {
+                    *path = data_dir.join(&*path);
+                }
+            }
+        }
     }
 
     /// The SQLite state file (conversations, delivered Chatwoot events, the escalation
@@ -447,6 +478,25 @@ database = "state/sahaya.db"
     }
 
     #[test]
+    fn a_relative_ca_file_is_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("elsewhere.toml");
+        std::fs::write(
+            &config,
+            "[webhook]\nurl = \"https://desk.example\"\nca_file = \"certs/ca.pem\"\n",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&config), dir.path())
+            .unwrap_err()
+            .to_string();
+        let expected = dir.path().join("certs/ca.pem");
+        assert!(
+            err.starts_with(&format!("webhook.ca_file {}: ", expected.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn debug_redacts_every_secret() {
         let mut s = Settings::default();
         s.server.admin_token = Some("admin-7731".into());
@@ -456,12 +506,14 @@ database = "state/sahaya.db"
             secret: Some("cw-9953".into()),
             allow_unsigned: false,
             timeout_secs: 4,
+            ca_file: None,
         });
         s.webhook = Some(WebhookConfig {
             url: "https://d.example".into(),
             secret: Some("wh-1064".into()),
             max_attempts: 1,
             timeout_secs: 1,
+            ca_file: None,
         });
         for shown in [format!("{s:?}"), format!("{s:#?}")] {
             for secret in ["admin-7731", "api-8842", "cw-9953", "wh-1064"] {

@@ -185,6 +185,15 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {
+    // The rows waiting in the outbox are counted in the state database: a blocking read.
+    // On failure the gauge keeps its last value and the rest is served.
+    if let Some(outbox) = state.outbox() {
+        match tokio::task::spawn_blocking(move || outbox.refresh_pending()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "counting the escalations waiting"),
+            Err(e) => tracing::error!(error = %e, "blocking task failed"),
+        }
+    }
     let snapshot = state.snapshot();
     let loaded_at_secs = snapshot
         .loaded_at

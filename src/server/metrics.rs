@@ -2,6 +2,7 @@
 //! text format (0.0.4) for `GET /metrics`.
 
 use crate::model::{Decision, Reply};
+use crate::store::Enqueued;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     prometheus_text, DescriptorEncoder, EncodeLabelSet, EncodeMetric,
@@ -72,7 +73,61 @@ struct VersionLabel {
     version: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
 type Latency = Family<EndpointLabel, Histogram, fn() -> Histogram>;
+
+/// The escalation outbox's counters and its gauge of rows waiting, shared by [`Metrics`]
+/// (which renders them) and the [`Outbox`](super::Outbox) (which counts). Clones share
+/// their values.
+#[derive(Clone, Debug, Default)]
+pub(super) struct OutboxMetrics {
+    enqueued: Counter,
+    rejected: Family<ReasonLabel, Counter>,
+    delivered: Counter,
+    retried: Counter,
+    gave_up: Counter,
+    pending: Gauge,
+}
+
+impl OutboxMetrics {
+    /// Counts what [`Store::enqueue`](crate::store::Store::enqueue) did with an escalation.
+    pub fn enqueue(&self, outcome: Enqueued) {
+        let reason = match outcome {
+            Enqueued::Queued(_) => {
+                self.enqueued.inc();
+                return;
+            }
+            Enqueued::ConversationFull => "conversation_full",
+            Enqueued::QueueFull => "queue_full",
+            Enqueued::TooLarge => "too_large",
+        };
+        self.rejected.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// An escalation accepted by the receiver.
+    pub fn delivered(&self) {
+        self.delivered.inc();
+    }
+
+    /// A failed attempt that will be tried again.
+    pub fn retried(&self) {
+        self.retried.inc();
+    }
+
+    /// A failed attempt after which the escalation is given up.
+    pub fn gave_up(&self) {
+        self.gave_up.inc();
+    }
+
+    /// Rows waiting for delivery now.
+    pub fn set_pending(&self, rows: u64) {
+        self.pending.set(i64::try_from(rows).unwrap_or(i64::MAX));
+    }
+}
 
 /// What the content looks like now, for the gauges.
 pub(super) struct ContentGauges<'a> {
@@ -94,6 +149,7 @@ pub(super) struct Metrics {
     reloads: Counter,
     reload_failures: Counter,
     rate_limited: Counter,
+    outbox: OutboxMetrics,
 }
 
 impl Metrics {
@@ -154,6 +210,47 @@ impl Metrics {
             "Requests refused with 429 by the rate limit.",
             &rate_limited,
         );
+        let outbox = OutboxMetrics::default();
+        // Every reason is shown from the start, at 0, for alerts on its rate.
+        for reason in ["conversation_full", "queue_full", "too_large"] {
+            let _ = outbox.rejected.get_or_create(&ReasonLabel { reason });
+        }
+        list(
+            r,
+            "sahaya_outbox_enqueued",
+            "Escalations queued for the webhook.",
+            &outbox.enqueued,
+        );
+        list(
+            r,
+            "sahaya_outbox_rejected",
+            "Escalations not queued, by reason (conversation_full, queue_full, too_large).",
+            &outbox.rejected,
+        );
+        list(
+            r,
+            "sahaya_outbox_delivered",
+            "Escalations the webhook receiver accepted.",
+            &outbox.delivered,
+        );
+        list(
+            r,
+            "sahaya_outbox_retried",
+            "Failed webhook deliveries that will be tried again.",
+            &outbox.retried,
+        );
+        list(
+            r,
+            "sahaya_outbox_gave_up",
+            "Escalations given up after their last failed delivery (kept in the outbox).",
+            &outbox.gave_up,
+        );
+        list(
+            r,
+            "sahaya_outbox_pending",
+            "Escalations waiting for delivery, read from the state database at each scrape.",
+            &outbox.pending,
+        );
         Metrics {
             registry,
             requests,
@@ -164,7 +261,13 @@ impl Metrics {
             reloads,
             reload_failures,
             rate_limited,
+            outbox,
         }
+    }
+
+    /// The escalation outbox's metrics.
+    pub fn outbox(&self) -> &OutboxMetrics {
+        &self.outbox
     }
 
     /// The label of a matched route (`None`: no route matched).
@@ -389,6 +492,36 @@ mod tests {
                 "Requests refused with 429 by the rate limit.",
             ),
             (
+                "sahaya_outbox_enqueued_total",
+                "counter",
+                "Escalations queued for the webhook.",
+            ),
+            (
+                "sahaya_outbox_rejected_total",
+                "counter",
+                "Escalations not queued, by reason (conversation_full, queue_full, too_large).",
+            ),
+            (
+                "sahaya_outbox_delivered_total",
+                "counter",
+                "Escalations the webhook receiver accepted.",
+            ),
+            (
+                "sahaya_outbox_retried_total",
+                "counter",
+                "Failed webhook deliveries that will be tried again.",
+            ),
+            (
+                "sahaya_outbox_gave_up_total",
+                "counter",
+                "Escalations given up after their last failed delivery (kept in the outbox).",
+            ),
+            (
+                "sahaya_outbox_pending",
+                "gauge",
+                "Escalations waiting for delivery, read from the state database at each scrape.",
+            ),
+            (
                 "sahaya_content_info",
                 "gauge",
                 "The content being served; `version` is a hash of its files.",
@@ -419,10 +552,41 @@ mod tests {
         }
         for line in [
             "sahaya_reloads_total 0\n",
+            "sahaya_outbox_enqueued_total 0\n",
+            "sahaya_outbox_rejected_total{reason=\"queue_full\"} 0\n",
+            "sahaya_outbox_pending 0\n",
             "sahaya_content_generation 1\n",
             "sahaya_content_topics 2\n",
             "sahaya_content_reload_failed 0\n",
             "sahaya_content_loaded_timestamp_seconds 1700000000.5\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn outbox_outcomes_are_counted_apart() {
+        let m = Metrics::new();
+        let outbox = m.outbox().clone();
+        outbox.enqueue(Enqueued::Queued(1));
+        outbox.enqueue(Enqueued::Queued(2));
+        outbox.enqueue(Enqueued::TooLarge);
+        outbox.enqueue(Enqueued::ConversationFull);
+        outbox.enqueue(Enqueued::ConversationFull);
+        outbox.retried();
+        outbox.delivered();
+        outbox.gave_up();
+        outbox.set_pending(7);
+        let text = render(&m);
+        for line in [
+            "sahaya_outbox_enqueued_total 2\n",
+            "sahaya_outbox_rejected_total{reason=\"conversation_full\"} 2\n",
+            "sahaya_outbox_rejected_total{reason=\"queue_full\"} 0\n",
+            "sahaya_outbox_rejected_total{reason=\"too_large\"} 1\n",
+            "sahaya_outbox_retried_total 1\n",
+            "sahaya_outbox_delivered_total 1\n",
+            "sahaya_outbox_gave_up_total 1\n",
+            "sahaya_outbox_pending 7\n",
         ] {
             assert!(text.contains(line), "{line:?} in\n{text}");
         }

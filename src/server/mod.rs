@@ -54,6 +54,7 @@ mod reload;
 mod run;
 pub mod signature;
 mod state;
+mod tls;
 mod watch;
 pub mod webhook;
 

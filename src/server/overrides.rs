@@ -3,6 +3,8 @@
 //! ([`Settings::validate`]).
 
 use super::config::{ConfigError, RateLimitConfig, Settings, MAX_CONNECTIONS};
+use super::tls;
+use std::path::Path;
 
 impl Settings {
     /// Applies the `SAHAYA_*` overrides that `lookup` finds.
@@ -96,7 +98,8 @@ impl Settings {
         Ok(())
     }
 
-    /// Checks ranges and normalizes: an empty admin token or secret means none.
+    /// Checks ranges and normalizes: an empty admin token or secret means none. Each
+    /// `ca_file` is read and must hold at least one valid PEM certificate.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
         let blank = |s: &Option<String>| s.as_deref().is_some_and(|t| t.trim().is_empty());
         if let Some(cw) = &mut self.chatwoot {
@@ -144,6 +147,7 @@ impl Settings {
                 }
                 _ => {}
             }
+            check_ca_file("chatwoot.ca_file", cw.ca_file.as_deref())?;
         }
         if let Some(wh) = &mut self.webhook {
             wh.url = wh.url.trim().to_string();
@@ -161,6 +165,7 @@ impl Settings {
                     "webhook.max_attempts and webhook.timeout_secs must be above 0".into(),
                 ));
             }
+            check_ca_file("webhook.ca_file", wh.ca_file.as_deref())?;
         }
         let s = &mut self.server;
         if s.admin_token
@@ -209,6 +214,16 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+/// `Err` naming the setting, the path and the reason when `ca_file` cannot be used.
+fn check_ca_file(name: &str, ca_file: Option<&Path>) -> Result<(), ConfigError> {
+    match ca_file {
+        Some(path) => tls::client_config(path)
+            .map(drop)
+            .map_err(|reason| ConfigError::Invalid(tls::ca_file_error(name, path, &reason))),
+        None => Ok(()),
     }
 }
 
@@ -283,6 +298,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("retries"), "{err}");
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_used_is_named_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let not_pem = dir.path().join("key.pem");
+        std::fs::write(&not_pem, "just text\n").unwrap();
+        let check = |table: &str, path: &Path| {
+            let src = format!("{table}ca_file = \"{}\"\n", path.display());
+            let mut s = Settings::from_toml(&src, Path::new("sahaya.toml")).unwrap();
+            s.validate().unwrap_err().to_string()
+        };
+        let webhook = "[webhook]\nurl = \"https://desk.example\"\n";
+        let err = check(webhook, &missing);
+        assert!(
+            err.starts_with(&format!("webhook.ca_file {}: ", missing.display())),
+            "{err}"
+        );
+        assert!(err.contains("No such file"), "{err}");
+        let chatwoot =
+            "[chatwoot]\nbase_url = \"https://c.example\"\napi_token = \"t\"\nsecret = \"s\"\n";
+        let err = check(chatwoot, &not_pem);
+        assert!(
+            err.starts_with(&format!("chatwoot.ca_file {}: ", not_pem.display())),
+            "{err}"
+        );
+        assert!(err.contains("no PEM certificate"), "{err}");
     }
 
     #[test]

@@ -119,11 +119,16 @@ impl AppState {
             .as_ref()
             .and_then(|rl| rl.trust_forwarded_header.as_deref())
             .and_then(|h| HeaderName::try_from(h).ok());
+        let metrics = Metrics::new();
         let (store, chatwoot, outbox, maintenance) = match integrations {
             Some(i) => {
-                let outbox = i
-                    .webhook
-                    .map(|w| Arc::new(Outbox::new(Arc::clone(&i.store), w)));
+                let outbox = i.webhook.map(|w| {
+                    Arc::new(Outbox::with_metrics(
+                        Arc::clone(&i.store),
+                        w,
+                        metrics.outbox().clone(),
+                    ))
+                });
                 (
                     Some(i.store),
                     i.chatwoot.map(chatwoot_api::Client::new),
@@ -139,7 +144,7 @@ impl AppState {
                 failure: Mutex::new(None),
                 reloading: Mutex::new(()),
                 config,
-                metrics: Metrics::new(),
+                metrics,
                 limiter,
                 client_header,
                 auth_failures: AuthFailures::default(),

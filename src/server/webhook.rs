@@ -21,10 +21,13 @@
 //! | `X-Sahaya-Signature` | `sha256=` + hex HMAC-SHA256 of `"{timestamp}.{body}"` keyed with the secret |
 
 use super::config::WebhookConfig;
+use super::metrics::OutboxMetrics;
 use super::signature;
+use super::tls;
 use crate::model::{Customer, Message, Reply};
 use crate::store::{Enqueued, OutboxItem, Store};
 use serde::Serialize;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -95,8 +98,10 @@ pub struct DeliveryReport {
 pub struct Outbox {
     store: Arc<dyn Store>,
     config: WebhookConfig,
-    agent: ureq::Agent,
+    /// Why there is none: `webhook.ca_file` could not be used (every attempt fails with it).
+    agent: Result<ureq::Agent, String>,
     wake: tokio::sync::Notify,
+    metrics: OutboxMetrics,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -109,12 +114,36 @@ impl std::fmt::Debug for Outbox {
 
 impl Outbox {
     /// An outbox in `store` that sends to `config.url`.
+    ///
+    /// A `ca_file` that cannot be used (which [`Settings::validate`] reports at start) is
+    /// logged, and every delivery attempt fails with the reason, kept as the row's last
+    /// error: escalations are never sent with other trust anchors than configured.
+    ///
+    /// [`Settings::validate`]: super::Settings::validate
     pub fn new(store: Arc<dyn Store>, config: WebhookConfig) -> Outbox {
+        Outbox::with_metrics(store, config, OutboxMetrics::default())
+    }
+
+    /// [`Outbox::new`] counting into `metrics` (those of the server's `/metrics`).
+    pub(super) fn with_metrics(
+        store: Arc<dyn Store>,
+        config: WebhookConfig,
+        metrics: OutboxMetrics,
+    ) -> Outbox {
+        let agent = http_agent(
+            config.timeout_secs,
+            config.ca_file.as_deref(),
+            "webhook.ca_file",
+        );
+        if let Err(error) = &agent {
+            tracing::error!(%error, "escalations cannot be delivered");
+        }
         Outbox {
-            agent: http_agent(config.timeout_secs),
+            agent,
             store,
             config,
             wake: tokio::sync::Notify::new(),
+            metrics,
         }
     }
 
@@ -132,6 +161,7 @@ impl Outbox {
         now: i64,
     ) -> Result<Enqueued, crate::error::Error> {
         let queued = self.store.enqueue(conversation, payload, now)?;
+        self.metrics.enqueue(queued);
         if let Enqueued::Queued(_) = queued {
             self.wake.notify_one();
         }
@@ -153,6 +183,7 @@ impl Outbox {
                 Ok(()) => {
                     self.store.delivered(item.id)?;
                     report.delivered += 1;
+                    self.metrics.delivered();
                     tracing::info!(
                         id = item.id,
                         attempts = item.attempts + 1,
@@ -164,6 +195,7 @@ impl Outbox {
                     if attempts >= self.config.max_attempts {
                         self.store.gave_up(item.id, now, &error)?;
                         report.gave_up += 1;
+                        self.metrics.gave_up();
                         tracing::error!(
                             id = item.id,
                             attempts,
@@ -174,6 +206,7 @@ impl Outbox {
                         let retry_in = retry_delay(attempts);
                         self.store.failed(item.id, now + retry_in, &error)?;
                         report.retrying += 1;
+                        self.metrics.retried();
                         tracing::warn!(id = item.id, attempts, retry_in, %error, "escalation webhook failed");
                     }
                 }
@@ -182,9 +215,21 @@ impl Outbox {
         Ok(report)
     }
 
+    /// Rows waiting for delivery (see [`Store::pending`]). Blocking.
+    pub fn pending(&self) -> Result<u64, crate::error::Error> {
+        self.store.pending()
+    }
+
+    /// Reads [`Outbox::pending`] into the `sahaya_outbox_pending` gauge. Blocking.
+    pub(super) fn refresh_pending(&self) -> Result<u64, crate::error::Error> {
+        let rows = self.pending()?;
+        self.metrics.set_pending(rows);
+        Ok(rows)
+    }
+
     fn send(&self, item: &OutboxItem) -> Result<(), String> {
-        let mut req = self
-            .agent
+        let agent = self.agent.as_ref().map_err(Clone::clone)?;
+        let mut req = agent
             .post(&self.config.url)
             .set("Content-Type", "application/json")
             .set("X-Sahaya-Event", "escalation")
@@ -226,13 +271,26 @@ impl Outbox {
 
 /// The HTTP client of the calls Sahaya makes (the escalation webhook, Chatwoot's API):
 /// `timeout_secs` for the whole call, no redirects (a receiver that moved must be
-/// configured anew, not followed blindly) and Sahaya's own user agent.
-pub(super) fn http_agent(timeout_secs: u64) -> ureq::Agent {
-    ureq::AgentBuilder::new()
+/// configured anew, not followed blindly), Sahaya's own user agent, and HTTPS trusting the
+/// webpki roots plus the CAs of `ca_file`. The error names the setting (`setting`), the
+/// file and why it cannot be used.
+pub(super) fn http_agent(
+    timeout_secs: u64,
+    ca_file: Option<&Path>,
+    setting: &str,
+) -> Result<ureq::Agent, String> {
+    let builder = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(timeout_secs))
         .redirects(0)
-        .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .user_agent(concat!("sahaya/", env!("CARGO_PKG_VERSION")));
+    let builder = match ca_file {
+        Some(path) => builder.tls_config(
+            tls::client_config(path)
+                .map_err(|reason| tls::ca_file_error(setting, path, &reason))?,
+        ),
+        None => builder,
+    };
+    Ok(builder.build())
 }
 
 /// Seconds since the Unix epoch.
@@ -257,7 +315,8 @@ mod tests {
                 drop(conn);
             }
         });
-        let err = http_agent(2)
+        let err = http_agent(2, None, "webhook.ca_file")
+            .unwrap()
             .get(&format!("https://127.0.0.1:{port}/"))
             .call()
             .unwrap_err();

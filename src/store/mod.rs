@@ -155,6 +155,9 @@ pub trait Store: Send + Sync {
     /// and an item whose sender died mid-delivery is sent again when its lease ends.
     fn due(&self, now: i64, limit: usize, lease_secs: i64) -> Result<Vec<OutboxItem>, Error>;
 
+    /// Rows waiting for delivery: neither delivered nor given up, due now or later.
+    fn pending(&self) -> Result<u64, Error>;
+
     /// Marks an item delivered.
     fn delivered(&self, id: i64) -> Result<(), Error>;
 

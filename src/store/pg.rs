@@ -504,6 +504,19 @@ impl Store for PgStore {
         Ok(items)
     }
 
+    fn pending(&self) -> Result<u64, Error> {
+        let n: i64 = self
+            .conn()?
+            .query_one(
+                "SELECT count(*) FROM sahaya_outbox
+                 WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+                &[],
+            )
+            .map_err(db_err)?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     fn delivered(&self, id: i64) -> Result<(), Error> {
         self.conn()?
             .execute(

@@ -289,6 +289,18 @@ impl Store for SqliteStore {
         Ok(items)
     }
 
+    fn pending(&self) -> Result<u64, Error> {
+        let rows: i64 = self
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        Ok(u64::try_from(rows).unwrap_or(0))
+    }
+
     fn delivered(&self, id: i64) -> Result<(), Error> {
         self.conn()
             .execute(
