@@ -987,7 +987,8 @@ async fn openapi_request_schema_matches_what_the_server_accepts() {
 }
 
 /// A state database that fails every call, as a full disk or a broken file would.
-struct BrokenStore;
+/// A state database whose every call fails with the error it makes.
+struct BrokenStore(fn() -> sahaya::Error);
 
 fn store_fault() -> sahaya::Error {
     sahaya::ErrorKind::Io {
@@ -1005,13 +1006,13 @@ impl sahaya::store::Store for BrokenStore {
         _: i64,
         _: u32,
     ) -> Result<sahaya::store::Claim, sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn first_delivery(&self, _: &str, _: i64) -> Result<bool, sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn enqueue(&self, _: &str, _: &str, _: i64) -> Result<sahaya::store::Enqueued, sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn due(
         &self,
@@ -1019,29 +1020,29 @@ impl sahaya::store::Store for BrokenStore {
         _: usize,
         _: i64,
     ) -> Result<Vec<sahaya::store::OutboxItem>, sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn pending(&self) -> Result<u64, sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn delivered(&self, _: i64) -> Result<(), sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn failed(&self, _: i64, _: i64, _: &str) -> Result<(), sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn forget_delivery(&self, _: &str) -> Result<(), sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn gave_up(&self, _: i64, _: i64, _: &str) -> Result<(), sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
     fn prune(
         &self,
         _: i64,
         _: &sahaya::store::Retention,
     ) -> Result<sahaya::store::Pruned, sahaya::Error> {
-        Err(store_fault())
+        Err((self.0)())
     }
 }
 
@@ -1222,9 +1223,13 @@ async fn every_documented_error_code_is_answered() {
         .unwrap();
     let a = call(&bot, signed).await;
     expect(a, StatusCode::BAD_GATEWAY, "chatwoot_failed");
-    let broken = with_chatwoot(Arc::new(BrokenStore), closed, None);
-    let a = post(&broken, "/v1/webhooks/chatwoot", delivery).await;
+    let broken = with_chatwoot(Arc::new(BrokenStore(store_fault)), closed.clone(), None);
+    let a = post(&broken, "/v1/webhooks/chatwoot", delivery.clone()).await;
     expect(a, StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    let unreachable = || sahaya::Error::unavailable("state database", "connection refused");
+    let down = with_chatwoot(Arc::new(BrokenStore(unreachable)), closed, None);
+    let a = post(&down, "/v1/webhooks/chatwoot", delivery).await;
+    expect(a, StatusCode::SERVICE_UNAVAILABLE, "state_unavailable");
 
     let spec = openapi();
     let documented: BTreeSet<String> = spec["components"]["schemas"]["Error"]["properties"]
