@@ -61,6 +61,35 @@ enum Command {
         #[arg(long, value_name = "ADDR", allow_hyphen_values = true)]
         sender: Option<String>,
     },
+    /// Print the editors' report over the conversation log of the state database: how
+    /// much was answered without a person, the unanswered questions grouped (largest
+    /// first, each with the closest topic), escalations by rule, feedback and CSAT.
+    #[cfg(feature = "mail")]
+    Report {
+        /// The period before now: 7d, 24h, 90m …
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Only replies in this language (te, el, en).
+        #[arg(long)]
+        lang: Option<String>,
+        /// text, json or html (one page with SVG charts, no script).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// The SQLite state database (default: as `sahaya serve` finds it; `[state] url`
+        /// or SAHAYA_STATE_URL for PostgreSQL).
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        /// Settings file (default: sahaya.toml in the data directory, when there is one).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -121,6 +150,14 @@ pub fn run() -> i32 {
         Command::Check { format, stats } => check(&cli.data, format, stats),
         #[cfg(feature = "mail")]
         Command::Mail { db, config, sender } => mail(&cli.data, db, config, sender.as_deref()),
+        #[cfg(feature = "mail")]
+        Command::Report {
+            since,
+            lang,
+            format,
+            db,
+            config,
+        } => report(&cli.data, &since, lang.as_deref(), format, db, config),
         #[cfg(feature = "server")]
         Command::Serve { addr, config } => sahaya::server::run(&cli.data, addr, config.as_deref())
             .map(|()| 0)
@@ -328,6 +365,52 @@ fn mail(
             Ok(75)
         }
     }
+}
+
+#[cfg(feature = "mail")]
+fn report(
+    data: &std::path::Path,
+    since: &str,
+    lang: Option<&str>,
+    format: ReportFormat,
+    db: Option<PathBuf>,
+    config: Option<PathBuf>,
+) -> Result<i32> {
+    use sahaya::report::{parse_period, Report, ReportOptions};
+    let period = parse_period(since)
+        .ok_or_else(|| anyhow::anyhow!("--since {since:?} is not a period like 7d, 24h or 90m"))?;
+    let lang = match lang {
+        Some(l) => Some(
+            sahaya::Lang::from_tag(l)
+                .ok_or_else(|| anyhow::anyhow!("--lang {l:?}: supported are te, el, en"))?
+                .code()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let (cfg, state_cfg) = mail_config(data, config)?;
+    let state_cfg = match db {
+        Some(_) => sahaya::store::StateConfig::default(),
+        None => state_cfg.with_env(),
+    };
+    let db = db.unwrap_or_else(|| state_cfg.sqlite_path(data, std::path::Path::new(&cfg.database)));
+    if state_cfg.url.is_none() && !db.exists() {
+        bail!(
+            "no state database at {}: run `sahaya serve` first, or give --db",
+            db.display()
+        );
+    }
+    let store = state_cfg.open(&db)?.store;
+    let until = chrono::Utc::now().timestamp() + 1;
+    let since = until - period;
+    let log = store.read_log(since, until)?;
+    let report = Report::build(&log, &ReportOptions { since, until, lang });
+    match format {
+        ReportFormat::Text => print!("{}", report.to_text()),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Html => print!("{}", report.to_html()),
+    }
+    Ok(0)
 }
 
 fn check(data: &std::path::Path, format: Format, stats: bool) -> Result<i32> {

@@ -401,6 +401,7 @@ impl Engine {
             escalation: plan.action.escalation().cloned(),
             after_hours: plan.after_hours(),
             session_id: echo,
+            reply_id: None,
             tags: plan.tags,
             trace,
         })

@@ -81,6 +81,8 @@ mod lang;
 mod locale;
 mod model;
 mod render;
+#[cfg(feature = "state")]
+pub mod report;
 mod retrieve;
 pub mod rules;
 #[cfg(feature = "server")]

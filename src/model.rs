@@ -569,6 +569,10 @@ pub struct Reply {
     pub after_hours: bool,
     /// The conversation id, when the message had one.
     pub session_id: Option<String>,
+    /// The id of this reply in the conversation log, for feedback
+    /// (`POST /v1/feedback`); absent when nothing logs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_id: Option<String>,
     /// Labels from the rules that matched, for the help desk.
     #[serde(default)]
     pub tags: Vec<String>,

@@ -915,7 +915,11 @@ async fn openapi_paths_match_the_router() {
 async fn openapi_reply_schema_matches_a_real_reply() {
     let spec = openapi();
     let schema = &spec["components"]["schemas"]["Reply"];
-    let reply = respond(&shared(), json!({"text": "Where is my parcel?"}))
+    // With the conversation log on, so that the reply carries its optional `reply_id`.
+    let mut integrations = Integrations::new(Arc::new(SqliteStore::in_memory().unwrap()));
+    integrations.log = Some(sahaya::store::LogConfig::default());
+    let logged = AppState::with_integrations(engine(), ServerConfig::default(), integrations);
+    let reply = respond(&logged, json!({"text": "Where is my parcel?"}))
         .await
         .json();
     let keys: BTreeSet<&str> = reply
@@ -936,8 +940,14 @@ async fn openapi_reply_schema_matches_a_real_reply() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, required);
+    let optional: BTreeSet<&str> = ["reply_id"].into();
+    assert_eq!(&keys - &optional, required);
     assert_eq!(keys, properties);
+    // Without the log there is no reply id.
+    let bare = respond(&shared(), json!({"text": "Where is my parcel?"}))
+        .await
+        .json();
+    assert!(bare.get("reply_id").is_none());
 }
 
 /// The fields the server accepts, read from its own unknown-field error.
@@ -1023,6 +1033,23 @@ impl sahaya::store::Store for BrokenStore {
         Err((self.0)())
     }
     fn pending(&self) -> Result<u64, sahaya::Error> {
+        Err((self.0)())
+    }
+    fn append_log(&self, _: &[sahaya::store::LogEntry]) -> Result<(), sahaya::Error> {
+        Err((self.0)())
+    }
+    fn record_feedback(
+        &self,
+        _: &str,
+        _: &sahaya::store::Feedback,
+        _: i64,
+    ) -> Result<bool, sahaya::Error> {
+        Err((self.0)())
+    }
+    fn read_log(&self, _: i64, _: i64) -> Result<Vec<sahaya::store::LogRecord>, sahaya::Error> {
+        Err((self.0)())
+    }
+    fn prune_log(&self, _: i64, _: i64) -> Result<(usize, usize), sahaya::Error> {
         Err((self.0)())
     }
     fn delivered(&self, _: i64) -> Result<(), sahaya::Error> {
@@ -1230,6 +1257,16 @@ async fn every_documented_error_code_is_answered() {
     let down = with_chatwoot(Arc::new(BrokenStore(unreachable)), closed, None);
     let a = post(&down, "/v1/webhooks/chatwoot", delivery).await;
     expect(a, StatusCode::SERVICE_UNAVAILABLE, "state_unavailable");
+
+    // Feedback: without a conversation log, and on a reply the log does not have.
+    let fb = r#"{"reply_id": "0123abcd", "helpful": true}"#;
+    let a = post(&shared(), "/v1/feedback", fb).await;
+    expect(a, StatusCode::NOT_FOUND, "log_disabled");
+    let mut integrations = Integrations::new(Arc::new(SqliteStore::in_memory().unwrap()));
+    integrations.log = Some(sahaya::store::LogConfig::default());
+    let logged = AppState::with_integrations(engine(), ServerConfig::default(), integrations);
+    let a = post(&logged, "/v1/feedback", fb).await;
+    expect(a, StatusCode::NOT_FOUND, "unknown_reply");
 
     let spec = openapi();
     let documented: BTreeSet<String> = spec["components"]["schemas"]["Error"]["properties"]

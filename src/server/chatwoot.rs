@@ -269,7 +269,15 @@ pub(super) async fn handle(
             }
             // Whatever Chatwoot sends is answered (a huge text is cut, as `respond` does);
             // only a state database that cannot be reached fails the delivery.
-            let reply = engine.try_respond_to(&msg.lenient().0)?;
+            let mut reply = engine.try_respond_to(&msg.lenient().0)?;
+            if let Some(log) = state.log() {
+                log.record(
+                    &mut reply,
+                    &msg.text,
+                    "chatwoot",
+                    super::webhook::unix_now(),
+                );
+            }
             state.metrics().observe_reply(&reply);
             Ok((msg, reply))
         })

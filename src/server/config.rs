@@ -40,6 +40,12 @@
 //! # url = "postgres://sahaya@db.internal/sahaya"   # several replicas (SAHAYA_STATE_URL)
 //! # path = "sahaya.db"           # else this SQLite file (default: [mail] database)
 //! sessions = "database"          # or "memory": forgotten at restart, not shared
+//!
+//! [log]                          # sahaya::store::LogConfig: one row per reply, for `sahaya report`
+//! enabled = true
+//! keep_text = false              # true: keep what customers wrote (the report's groups show it)
+//! text_retention_days = 30
+//! retention_days = 365
 //! ```
 
 use crate::error::Diagnostic;
@@ -69,6 +75,8 @@ pub struct Settings {
     pub webhook: Option<WebhookConfig>,
     /// Where conversations, the outbox and the mail memory are kept.
     pub state: crate::store::StateConfig,
+    /// The conversation log for the editors' report.
+    pub log: crate::store::LogConfig,
 }
 
 /// `[chatwoot]`: how to reach Chatwoot's API and check its deliveries.

@@ -51,6 +51,10 @@ pub mod code {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// A fault inside the server (details in its log).
     pub const INTERNAL: &str = "internal";
+    /// Feedback names a reply the conversation log does not have.
+    pub const UNKNOWN_REPLY: &str = "unknown_reply";
+    /// The conversation log is off (no `[log]` or no state database).
+    pub const LOG_DISABLED: &str = "log_disabled";
     /// The state database (conversations, outbox) cannot be reached; retry later.
     pub const STATE_UNAVAILABLE: &str = "state_unavailable";
     /// No `[chatwoot]` settings: the Chatwoot endpoint is off.

@@ -92,6 +92,11 @@ pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 /// The request body as a [`Message`]; syntax errors are 400, wrong fields 422, each with
 /// the field's path and the position in the body.
 pub(super) fn parse_message(body: &[u8]) -> Result<Message, ApiError> {
+    parse_object(body)
+}
+
+/// Reads a JSON object into `T`, with the same error codes as [`parse_message`].
+pub(super) fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     use serde_json::error::Category;
     // serde would also read a struct from an array of its fields in order; the API takes
     // objects only.
@@ -113,7 +118,7 @@ pub(super) fn parse_message(body: &[u8]) -> Result<Message, ApiError> {
         );
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    let msg: Message = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let msg: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {

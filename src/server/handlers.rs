@@ -104,6 +104,10 @@ fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Reply, A
         .map_err(|e| ApiError::from_engine(&e))?;
     reply.session_id.clone_from(&given_session);
     msg.session_id = given_session;
+    if let Some(log) = state.log() {
+        let channel = msg.channel.as_deref().unwrap_or("api");
+        log.record(&mut reply, &msg.text, channel, super::webhook::unix_now());
+    }
     state.metrics().observe_reply(&reply);
     if !with_person {
         chatwoot::queue_escalation(state, "api", &msg, &reply);

@@ -28,7 +28,9 @@ pub const ENDPOINTS: &[&str] = &[
     "/readyz",
     "/metrics",
     "/v1/respond",
+    "/v1/feedback",
     "/v1/admin/reload",
+    "/v1/admin/report",
     "/v1/sessions/{id}/handback",
     "/v1/webhooks/chatwoot",
 ];
@@ -129,6 +131,25 @@ impl OutboxMetrics {
     }
 }
 
+/// The conversation log's counters. Clones share their values.
+#[derive(Clone, Debug, Default)]
+pub(super) struct LogMetrics {
+    written: Counter,
+    dropped: Counter,
+}
+
+impl LogMetrics {
+    /// Entries written to the state database.
+    pub fn written(&self, n: usize) {
+        self.written.inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+
+    /// Entries dropped: the queue was full or the database failed.
+    pub fn dropped(&self, n: usize) {
+        self.dropped.inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+}
+
 /// What the content looks like now, for the gauges.
 pub(super) struct ContentGauges<'a> {
     pub version: &'a str,
@@ -150,6 +171,7 @@ pub(super) struct Metrics {
     reload_failures: Counter,
     rate_limited: Counter,
     outbox: OutboxMetrics,
+    log: LogMetrics,
 }
 
 impl Metrics {
@@ -251,6 +273,19 @@ impl Metrics {
             "Escalations waiting for delivery, read from the state database at each scrape.",
             &outbox.pending,
         );
+        let log = LogMetrics::default();
+        list(
+            r,
+            "sahaya_log_written",
+            "Replies written to the conversation log.",
+            &log.written,
+        );
+        list(
+            r,
+            "sahaya_log_dropped",
+            "Replies not logged: the log queue was full or the state database failed.",
+            &log.dropped,
+        );
         Metrics {
             registry,
             requests,
@@ -262,7 +297,13 @@ impl Metrics {
             reload_failures,
             rate_limited,
             outbox,
+            log,
         }
+    }
+
+    /// The conversation log's metrics.
+    pub fn log(&self) -> &LogMetrics {
+        &self.log
     }
 
     /// The escalation outbox's metrics.

@@ -26,9 +26,11 @@ pub fn app(state: AppState) -> Router {
     let admin = Router::new()
         .route("/v1/admin/reload", post(admin_reload))
         .route("/v1/sessions/{id}/handback", post(handback))
+        .route("/v1/admin/report", get(super::editors::report))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let v1 = Router::new()
         .route("/v1/respond", post(respond))
+        .route("/v1/feedback", post(super::editors::feedback))
         .merge(admin)
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     // Chatwoot is one client that signs its deliveries: a per-client limit would only drop
@@ -143,7 +145,8 @@ pub fn run(
     // deliveries. A PostgreSQL database is contacted on first use: while it is down the
     // server runs but is not ready, and answers 503.
     let keep_sessions = settings.state.sessions == crate::store::SessionsIn::Database;
-    let integrated = settings.chatwoot.is_some() || settings.webhook.is_some();
+    let integrated =
+        settings.chatwoot.is_some() || settings.webhook.is_some() || settings.log.enabled;
     let state = if keep_sessions || integrated {
         let path = settings.state_database(data_dir)?;
         let state = settings.state.open(&path).map_err(ServeError::State)?;
@@ -192,7 +195,16 @@ pub fn run(
             .auto_reply_secs
             .max(i64::from(settings.mail_config()?.interval_days) * 86_400);
         let pruned = Arc::clone(&store);
+        let log = settings.log;
         let maintenance: MaintenanceHook = Arc::new(move |now| {
+            const DAY: i64 = 86_400;
+            let (rows, texts) = pruned.prune_log(
+                now - i64::from(log.retention_days) * DAY,
+                now - i64::from(log.text_retention_days) * DAY,
+            )?;
+            if rows + texts > 0 {
+                tracing::info!(rows, texts, "pruned the conversation log");
+            }
             let done = pruned.prune(now, &retention)?;
             if done.total() > 0 {
                 tracing::info!(
@@ -209,6 +221,7 @@ pub fn run(
             chatwoot: settings.chatwoot.clone(),
             webhook: settings.webhook.clone(),
             maintenance: Some(maintenance),
+            log: Some(settings.log),
         })
     } else {
         None

@@ -36,6 +36,8 @@ pub struct Integrations {
     pub webhook: Option<WebhookConfig>,
     /// Run on a blocking thread by [`AppState::maintain`]; a failure is logged.
     pub maintenance: Option<MaintenanceHook>,
+    /// The conversation log (`[log]`), written to `store`; none logs nothing.
+    pub log: Option<crate::store::LogConfig>,
 }
 
 impl Integrations {
@@ -46,6 +48,7 @@ impl Integrations {
             chatwoot: None,
             webhook: None,
             maintenance: None,
+            log: None,
         }
     }
 }
@@ -56,6 +59,7 @@ impl std::fmt::Debug for Integrations {
             .field("chatwoot", &self.chatwoot)
             .field("webhook", &self.webhook)
             .field("maintenance", &self.maintenance.is_some())
+            .field("log", &self.log)
             .finish()
     }
 }
@@ -82,6 +86,7 @@ struct Inner {
     chatwoot: Option<chatwoot_api::Client>,
     outbox: Option<Arc<Outbox>>,
     maintenance: Option<MaintenanceHook>,
+    log: Option<super::log::ConversationLog>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -120,8 +125,15 @@ impl AppState {
             .and_then(|rl| rl.trust_forwarded_header.as_deref())
             .and_then(|h| HeaderName::try_from(h).ok());
         let metrics = Metrics::new();
-        let (store, chatwoot, outbox, maintenance) = match integrations {
+        let (store, chatwoot, outbox, maintenance, log) = match integrations {
             Some(i) => {
+                let log = i.log.filter(|l| l.enabled).map(|config| {
+                    super::log::ConversationLog::start(
+                        Arc::clone(&i.store),
+                        config,
+                        metrics.log().clone(),
+                    )
+                });
                 let outbox = i.webhook.map(|w| {
                     Arc::new(Outbox::with_metrics(
                         Arc::clone(&i.store),
@@ -134,9 +146,10 @@ impl AppState {
                     i.chatwoot.map(chatwoot_api::Client::new),
                     outbox,
                     i.maintenance,
+                    log,
                 )
             }
-            None => (None, None, None, None),
+            None => (None, None, None, None, None),
         };
         AppState {
             inner: Arc::new(Inner {
@@ -153,6 +166,7 @@ impl AppState {
                 chatwoot,
                 outbox,
                 maintenance,
+                log,
             }),
         }
     }
@@ -161,6 +175,19 @@ impl AppState {
     /// background; call [`Outbox::deliver_due`] to send it by hand.
     pub fn outbox(&self) -> Option<Arc<Outbox>> {
         self.inner.outbox.clone()
+    }
+
+    /// The conversation log, when `[log]` is on and there is a state database.
+    pub(super) fn log(&self) -> Option<&super::log::ConversationLog> {
+        self.inner.log.as_ref()
+    }
+
+    /// Waits (at most `timeout`) until every reply logged so far is in the state database:
+    /// for tests and reports that read the log right after traffic.
+    pub fn flush_log(&self, timeout: std::time::Duration) {
+        if let Some(log) = &self.inner.log {
+            log.flush(timeout);
+        }
     }
 
     /// The settings.

@@ -15,12 +15,17 @@
 //! [`StateConfig`] is the `[state]` table of `sahaya.toml` and opens the one it names.
 
 mod config;
+mod log;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+mod pg_log;
 mod sqlite;
+mod sqlite_log;
 mod sqlite_session;
 
 pub use config::{SessionsIn, State, StateConfig, StateError, STATE_URL_VAR};
+pub use log::{fingerprint, Feedback, LogConfig, LogEntry, LogRecord};
 #[cfg(feature = "postgres")]
 pub use pg::{PgOptions, PgStore, UrlError};
 pub use sqlite::SqliteStore;
@@ -175,6 +180,20 @@ pub trait Store: Send + Sync {
     /// Deletes rows older than `retention` allows: delivered and given-up outbox rows,
     /// delivery ids and the auto-reply memory. Rows waiting for delivery are never pruned.
     fn prune(&self, now: i64, retention: &Retention) -> Result<Pruned, Error>;
+
+    /// Appends rows to the conversation log; a reply id already logged is left as it is.
+    fn append_log(&self, entries: &[LogEntry]) -> Result<(), Error>;
+
+    /// Records a customer's feedback on a logged reply (the last feedback wins); false
+    /// when no logged reply has that id.
+    fn record_feedback(&self, reply_id: &str, feedback: &Feedback, at: i64) -> Result<bool, Error>;
+
+    /// The log rows with `since <= at < until`, oldest first, with their feedback.
+    fn read_log(&self, since: i64, until: i64) -> Result<Vec<LogRecord>, Error>;
+
+    /// Deletes log rows from before `rows_before` and erases the texts (and feedback
+    /// comments) of rows from before `texts_before`; how many of each.
+    fn prune_log(&self, rows_before: i64, texts_before: i64) -> Result<(usize, usize), Error>;
 
     /// Checks that the database can be used now (a server's readiness check).
     fn ping(&self) -> Result<(), Error> {

@@ -31,9 +31,10 @@ type Conn = r2d2::PooledConnection<Manager>;
 const SCHEMA_LOCK: i64 = 0x5341_4841_5941_0001;
 
 /// The schema, one step per version. Applied in order, each once.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE sahaya_session (
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE sahaya_session (
          key TEXT PRIMARY KEY,
          data TEXT NOT NULL,
          seen_at BIGINT NOT NULL
@@ -64,7 +65,32 @@ const MIGRATIONS: &[(i32, &str)] = &[(
      CREATE INDEX sahaya_outbox_conversation ON sahaya_outbox (conversation);
      CREATE INDEX sahaya_outbox_waiting ON sahaya_outbox (next_at)
          WHERE delivered_at IS NULL AND gave_up_at IS NULL;",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE sahaya_reply_log (
+         reply_id TEXT PRIMARY KEY,
+         at BIGINT NOT NULL,
+         lang TEXT NOT NULL,
+         channel TEXT NOT NULL,
+         decision TEXT NOT NULL,
+         topic TEXT,
+         confidence REAL NOT NULL,
+         rule TEXT,
+         queue TEXT,
+         after_hours BOOLEAN NOT NULL,
+         formality TEXT NOT NULL,
+         conversation TEXT,
+         fingerprint TEXT NOT NULL,
+         text TEXT,
+         helpful BOOLEAN,
+         rating SMALLINT,
+         comment TEXT,
+         feedback_at BIGINT
+     );
+     CREATE INDEX sahaya_reply_log_at ON sahaya_reply_log (at);",
+    ),
+];
 
 /// Settings of the connection pool of a [`PgStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +134,7 @@ pub struct UrlError(String);
 
 /// A PostgreSQL error as ours: losing or not getting a connection is `unavailable` (try
 /// again later), anything else an internal error.
-fn db_err(e: ::postgres::Error) -> Error {
+pub(super) fn db_err(e: ::postgres::Error) -> Error {
     let lost = e.is_closed()
         || e.code().is_none_or(|c| {
             c.code().starts_with("08")
@@ -189,7 +215,7 @@ impl PgStore {
     }
 
     /// A pooled connection to a database whose schema is up to date.
-    fn conn(&self) -> Result<Conn, Error> {
+    pub(super) fn conn(&self) -> Result<Conn, Error> {
         let mut conn = self.pool.get().map_err(|e| {
             Error::unavailable(
                 "state database",
@@ -502,6 +528,22 @@ impl Store for PgStore {
             .collect();
         items.sort_by_key(|i| i.id);
         Ok(items)
+    }
+
+    fn append_log(&self, entries: &[LogEntry]) -> Result<(), Error> {
+        self.append_log_rows(entries)
+    }
+
+    fn record_feedback(&self, reply_id: &str, feedback: &Feedback, at: i64) -> Result<bool, Error> {
+        self.feedback_row(reply_id, feedback, at)
+    }
+
+    fn read_log(&self, since: i64, until: i64) -> Result<Vec<LogRecord>, Error> {
+        self.log_rows(since, until)
+    }
+
+    fn prune_log(&self, rows_before: i64, texts_before: i64) -> Result<(usize, usize), Error> {
+        self.prune_log_rows(rows_before, texts_before)
     }
 
     fn pending(&self) -> Result<u64, Error> {

@@ -80,6 +80,27 @@ impl SqliteStore {
                  seen_at INTEGER NOT NULL
              );
              CREATE INDEX IF NOT EXISTS session_seen ON session (seen_at);
+             CREATE TABLE IF NOT EXISTS reply_log (
+                 reply_id TEXT PRIMARY KEY,
+                 at INTEGER NOT NULL,
+                 lang TEXT NOT NULL,
+                 channel TEXT NOT NULL,
+                 decision TEXT NOT NULL,
+                 topic TEXT,
+                 confidence REAL NOT NULL,
+                 rule TEXT,
+                 queue TEXT,
+                 after_hours INTEGER NOT NULL,
+                 formality TEXT NOT NULL,
+                 conversation TEXT,
+                 fingerprint TEXT NOT NULL,
+                 text TEXT,
+                 helpful INTEGER,
+                 rating INTEGER,
+                 comment TEXT,
+                 feedback_at INTEGER
+             );
+             CREATE INDEX IF NOT EXISTS reply_log_at ON reply_log (at);
              CREATE INDEX IF NOT EXISTS delivery_seen ON delivery (seen_at);",
         )
         .map_err(db_err)?;
@@ -299,6 +320,22 @@ impl Store for SqliteStore {
             )
             .map_err(db_err)?;
         Ok(u64::try_from(rows).unwrap_or(0))
+    }
+
+    fn append_log(&self, entries: &[LogEntry]) -> Result<(), Error> {
+        self.append_log_rows(entries)
+    }
+
+    fn record_feedback(&self, reply_id: &str, feedback: &Feedback, at: i64) -> Result<bool, Error> {
+        self.feedback_row(reply_id, feedback, at)
+    }
+
+    fn read_log(&self, since: i64, until: i64) -> Result<Vec<LogRecord>, Error> {
+        self.log_rows(since, until)
+    }
+
+    fn prune_log(&self, rows_before: i64, texts_before: i64) -> Result<(usize, usize), Error> {
+        self.prune_log_rows(rows_before, texts_before)
     }
 
     fn delivered(&self, id: i64) -> Result<(), Error> {
