@@ -1,11 +1,14 @@
-//! The preview page in a real browser: headless Chromium driven by chromedriver over the W3C
-//! WebDriver protocol. A Telugu question gets its answer; hostile text is shown as text.
+//! The preview page and the editors' report in a real browser: headless Chromium driven by
+//! chromedriver over the W3C WebDriver protocol. A Telugu question gets its answer; hostile
+//! text is shown as text; 👍 is recorded; the HTML report renders its charts without a
+//! console error.
 //!
 //! Needs `chromium` and `chromedriver` on PATH (Debian: `apt-get install chromium
 //! chromium-driver`). Without them the test says so and passes, unless
 //! `SAHAYA_REQUIRE_BROWSER=1`, as in CI, where it fails.
 
-use sahaya::server::{AppState, ServerConfig};
+use sahaya::server::{AppState, Integrations, ServerConfig};
+use sahaya::store::{LogConfig, SqliteStore};
 use sahaya::Engine;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -174,8 +177,9 @@ impl Session<'_> {
     }
 }
 
-#[test]
-fn preview_page_answers_telugu_and_shows_hostile_text_as_text() {
+/// chromedriver and Chromium, or `None` (after saying why) when they are missing and not
+/// required.
+fn browser() -> Option<(PathBuf, PathBuf)> {
     let required = std::env::var("SAHAYA_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     let chromedriver = find_program(&["chromedriver"]);
     let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
@@ -185,6 +189,56 @@ fn preview_page_answers_telugu_and_shows_hostile_text_as_text() {
         assert!(!required, "SAHAYA_REQUIRE_BROWSER=1 but {why}");
         // Straight to stderr, past the test harness's capture, so the skip is seen.
         let _ = writeln!(std::io::stderr(), "skipping the browser test: {why}");
+        return None;
+    };
+    Some((chromedriver, chromium))
+}
+
+/// A headless Chromium session that keeps the browser console's messages.
+fn open_session<'a>(
+    driver: &'a Driver,
+    chromium: &std::path::Path,
+    profile: &std::path::Path,
+    size: &str,
+) -> Session<'a> {
+    let created = driver
+        .call(
+            "POST",
+            "/session",
+            Some(json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:loggingPrefs": {"browser": "ALL"},
+                "goog:chromeOptions": {
+                    "binary": chromium,
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                             "--disable-dev-shm-usage", format!("--window-size={size}"),
+                             format!("--user-data-dir={}", profile.display())]
+                }
+            }}})),
+        )
+        .unwrap_or_else(|e| panic!("new WebDriver session: {e}"));
+    Session {
+        driver,
+        id: created["sessionId"].as_str().unwrap().to_string(),
+    }
+}
+
+impl Session<'_> {
+    /// The browser console's errors since the last call.
+    fn console_errors(&self) -> Vec<String> {
+        let log = self.cmd("POST", "/se/log", Some(json!({"type": "browser"})));
+        log.as_array()
+            .unwrap_or_else(|| panic!("browser log: {log}"))
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+#[test]
+fn preview_page_answers_telugu_and_shows_hostile_text_as_text() {
+    let Some((chromedriver, chromium)) = browser() else {
         return;
     };
 
@@ -202,25 +256,7 @@ fn preview_page_answers_telugu_and_shows_hostile_text_as_text() {
 
     let driver = Driver::start(&chromedriver);
     let profile = tempfile::tempdir().unwrap();
-    let created = driver
-        .call(
-            "POST",
-            "/session",
-            Some(json!({"capabilities": {"alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": chromium,
-                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                             "--disable-dev-shm-usage", "--window-size=900,1000",
-                             format!("--user-data-dir={}", profile.path().display())]
-                }
-            }}})),
-        )
-        .unwrap_or_else(|e| panic!("new WebDriver session: {e}"));
-    let session = Session {
-        driver: &driver,
-        id: created["sessionId"].as_str().unwrap().to_string(),
-    };
+    let session = open_session(&driver, &chromium, profile.path(), "900,1000");
     session.cmd("POST", "/url", Some(json!({ "url": format!("{base}/") })));
     assert_eq!(session.cmd("GET", "/title", None), "Sahaya preview");
 
@@ -272,6 +308,106 @@ fn preview_page_answers_telugu_and_shows_hostile_text_as_text() {
     assert_eq!(session.text(&users[2]), hostile);
     assert!(session.find_all("#log script, #log b").is_empty());
     assert_eq!(session.cmd("GET", "/title", None), "Sahaya preview");
+
+    drop(session);
+    drop(driver);
+    let _ = stop.send(());
+    rt.block_on(server).unwrap().unwrap();
+}
+
+#[test]
+fn the_html_report_renders_its_charts_without_console_errors() {
+    let Some((chromedriver, chromium)) = browser() else {
+        return;
+    };
+    const TOKEN: &str = "browser-report-token";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
+    let mut integrations = Integrations::new(store);
+    integrations.log = Some(LogConfig {
+        keep_text: true,
+        ..LogConfig::default()
+    });
+    let config = ServerConfig {
+        admin_token: Some(TOKEN.into()),
+        ..ServerConfig::default()
+    };
+    let engine = Engine::load(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let state = AppState::with_integrations(engine, config, integrations);
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(sahaya::server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    // Some traffic in the three languages, with feedback on the answers.
+    let messages = [
+        ("en", "my parcel still hasn't come, where is it?"),
+        ("en", "do you sell moving boxes in your shops?"),
+        ("en", "I want to speak to a human being"),
+        ("el", "το δέμα μου δεν ήρθε ακόμα"),
+        ("el", "πουλάτε κούτες μετακόμισης στα καταστήματα;"),
+        ("el", "θα σας πάω στα δικαστήρια"),
+        ("te", "నా పార్సెల్ ఇంకా రాలేదు"),
+        ("te", "మీ షాపుల్లో ఇల్లు మారడానికి డబ్బాలు అమ్ముతారా?"),
+    ];
+    for (i, (lang, text)) in messages.iter().cycle().take(40).enumerate() {
+        let reply: Value = ureq::post(&format!("{base}/v1/respond"))
+            .send_json(json!({"text": text, "lang": lang, "session_id": format!("b-{i}")}))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        if reply["decision"] == "answer" {
+            ureq::post(&format!("{base}/v1/feedback"))
+                .send_json(json!({"reply_id": reply["reply_id"], "helpful": i % 3 != 0,
+                                  "rating": 1 + i % 5}))
+                .unwrap();
+        }
+    }
+    let html = ureq::get(&format!("{base}/v1/admin/report?since=1d"))
+        .set("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).unwrap();
+
+    let driver = Driver::start(&chromedriver);
+    let profile = tempfile::tempdir().unwrap();
+    let session = open_session(&driver, &chromium, profile.path(), "1000,1500");
+    session.cmd(
+        "POST",
+        "/url",
+        Some(json!({ "url": format!("file://{}", page.display()) })),
+    );
+    assert_eq!(session.cmd("GET", "/title", None), "Sahaya report");
+    // Four bars per language row (some may be empty) and a legend; a bar per rule.
+    assert!(session.find_all("#chart-decisions rect").len() >= 8);
+    assert!(!session.find_all("#chart-rules rect").is_empty());
+    assert!(session.find_all("#unanswered tr").len() > 1);
+    let size = session.cmd(
+        "POST",
+        "/execute/sync",
+        Some(json!({"script": "const r = document.querySelector('#chart-decisions').getBoundingClientRect(); return [r.width, r.height];", "args": []})),
+    );
+    assert!(
+        size[0].as_f64().unwrap() > 100.0 && size[1].as_f64().unwrap() > 50.0,
+        "{size}"
+    );
+    assert_eq!(session.console_errors(), Vec::<String>::new());
+    if let Some(dir) = std::env::var_os("SAHAYA_SCREENSHOT_DIR") {
+        use base64::Engine as _;
+        let png = session.cmd("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        std::fs::write(PathBuf::from(dir).join("report.png"), png).unwrap();
+    }
 
     drop(session);
     drop(driver);

@@ -122,7 +122,7 @@ fn counts_table(out: &mut String, title: &str, rows: &[(&str, &Counts)]) {
         out,
         "<table><caption>{}</caption><tr><th></th><th>replies</th><th>containment</th>\
          <th>answered</th><th>menu</th><th>fallback</th><th>escalated</th><th>after hours</th>\
-         <th>👍 share</th><th>CSAT</th></tr>",
+         <th>helpful</th><th>CSAT</th></tr>",
         esc(title)
     );
     for (name, c) in rows {
@@ -221,7 +221,7 @@ pub(super) fn render(r: &Report) -> String {
     }
     out.push_str(
         "</table><h2>Answers customers found unhelpful</h2><table id=\"topics\"><tr>\
-                  <th class=\"text\">topic</th><th>answers</th><th>👍</th><th>👎</th></tr>",
+                  <th class=\"text\">topic</th><th>answers</th><th>helpful</th><th>not helpful</th></tr>",
     );
     for t in &r.topics {
         let _ = write!(
