@@ -244,7 +244,11 @@ fn preview_page_answers_telugu_and_shows_hostile_text_as_text() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let engine = Engine::load(env!("CARGO_MANIFEST_DIR")).unwrap();
-    let state = AppState::new(engine, ServerConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
+    let mut integrations = Integrations::new(store.clone());
+    integrations.log = Some(LogConfig::default());
+    let state = AppState::with_integrations(engine, ServerConfig::default(), integrations);
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -287,6 +291,22 @@ fn preview_page_answers_telugu_and_shows_hostile_text_as_text() {
         session.text(&session.find("#log li.user .user-text")),
         "నా పార్సెల్ ఎక్కడ ఉంది?"
     );
+
+    // 👍 under the answer is recorded against its reply.
+    session.click(&session.find("#log li.bot .feedback-up"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while session.text(&session.find("#log li.bot .feedback-status")) != "Thank you" {
+        assert!(
+            Instant::now() < deadline,
+            "the feedback was not acknowledged"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    use sahaya::store::Store;
+    let log = store.read_log(0, i64::MAX).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].entry.topic.as_deref(), Some("track_parcel"));
+    assert_eq!(log[0].feedback.as_ref().map(|f| f.helpful), Some(true));
 
     // Hostile text, sent with the keyboard (Enter): shown as text, never run or parsed.
     let hostile = "<img src=x onerror=alert(1)>";

@@ -82,6 +82,10 @@
       li.appendChild(box);
     }
 
+    if (reply.decision === "answer" && reply.reply_id) {
+      li.appendChild(feedbackButtons(reply.reply_id));
+    }
+
     if (Array.isArray(reply.trace) && reply.trace.length > 0) {
       const details = el("details", "trace");
       details.appendChild(el("summary", null, "Rule trace"));
@@ -92,6 +96,36 @@
     }
     log.appendChild(li);
     scrollToEnd(li);
+  }
+
+  // 👍/👎 under an answer, sent to /v1/feedback; the buttons then say it was recorded.
+  function feedbackButtons(replyId) {
+    const box = el("div", "feedback");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Was this answer helpful?");
+    const status = el("span", "feedback-status", "");
+    for (const [helpful, label, title] of [[true, "👍", "Helpful"], [false, "👎", "Not helpful"]]) {
+      const b = el("button", helpful ? "feedback-up" : "feedback-down", label);
+      b.type = "button";
+      b.title = title;
+      b.setAttribute("aria-label", title);
+      b.addEventListener("click", async () => {
+        for (const other of box.querySelectorAll("button")) other.disabled = true;
+        try {
+          const res = await fetch("/v1/feedback", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ reply_id: replyId, helpful: helpful }),
+          });
+          status.textContent = res.ok ? "Thank you" : "Feedback not recorded (" + res.status + ")";
+        } catch (err) {
+          status.textContent = "Feedback not recorded: " + err;
+        }
+      });
+      box.appendChild(b);
+    }
+    box.appendChild(status);
+    return box;
   }
 
   async function ask(message) {
