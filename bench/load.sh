@@ -7,6 +7,7 @@
 #   DURATION=30s CONNECTIONS=64 bench/load.sh
 #   bench/load.sh state           # /v1/respond in conversations, with sessions in memory,
 #                                 # in SQLite and in PostgreSQL, one after the other
+#   bench/load.sh log             # /v1/respond with the conversation log off, then on
 #
 # `state` needs PostgreSQL: PG_URL (default postgres://postgres@127.0.0.1:5432/test); the
 # benchmark's tables go in a schema of their own, dropped at the end.
@@ -114,6 +115,31 @@ run() {
     exit 1
   fi
 }
+
+if [ "$MODE" = log ]; then
+  printf '[state]\nsessions = "memory"\npath = "%s"\n[log]\nenabled = false\n' "$work/state.db" >"$work/log-off.toml"
+  printf '[state]\nsessions = "memory"\npath = "%s"\n[log]\nenabled = true\n' "$work/state.db" >"$work/log-on.toml"
+  for variant in log-off log-on; do
+    start_server "$work/$variant.toml"
+    wrk -t1 -c4 -d2s -s "$work/respond.lua" "http://$ADDR" >/dev/null
+    run "$variant" -s "$work/respond.lua" "http://$ADDR"
+    stop_server
+  done
+  field() { awk -v k="$2" '$1 == k { print $2; exit }' "$work/$1.txt"; }
+  rps() { awk '/^Requests\/sec:/ { print $2 }' "$work/$1.txt"; }
+  printf '\n%-10s %12s %10s %10s\n' log "requests/s" p50 p99
+  for variant in log-off log-on; do
+    printf '%-10s %12s %10s %10s\n' "$variant" "$(rps $variant)" "$(field $variant 50%)" "$(field $variant 99%)"
+  done
+  awk -v on="$(rps log-on)" -v off="$(rps log-off)" 'BEGIN {
+    ratio = on / off
+    printf "\nratio on/off: %.2f (target >= 0.90): %s\n", ratio, (ratio >= 0.9 ? "met" : "NOT met")
+  }'
+  logged=$(sqlite3 "$work/state.db" "SELECT count(*) FROM reply_log" 2>/dev/null || echo "?")
+  echo "rows in the log after the run: $logged"
+  echo "machine: $(nproc) core(s); server and wrk share them"
+  exit 0
+fi
 
 if [ "$MODE" = state ]; then
   PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}

@@ -250,15 +250,18 @@ fn message_text(args: &[OsString]) -> Result<String> {
     Ok(parts.join(" "))
 }
 
-/// The `[mail]` and `[state]` tables of the settings file, or their defaults.
+/// The tables of the settings file that `sahaya mail` and `sahaya report` read.
 #[cfg(feature = "mail")]
-fn mail_config(
-    data: &std::path::Path,
-    config: Option<PathBuf>,
-) -> Result<(
-    sahaya::channel::mail::MailConfig,
-    sahaya::store::StateConfig,
-)> {
+#[derive(Default)]
+struct MailSettings {
+    mail: sahaya::channel::mail::MailConfig,
+    state: sahaya::store::StateConfig,
+    log: sahaya::store::LogConfig,
+}
+
+/// The `[mail]`, `[state]` and `[log]` tables of the settings file, or their defaults.
+#[cfg(feature = "mail")]
+fn mail_config(data: &std::path::Path, config: Option<PathBuf>) -> Result<MailSettings> {
     let path = match config {
         Some(p) => p,
         None => {
@@ -287,7 +290,14 @@ fn mail_config(
             .with_context(|| format!("the [state] table of {}", path.display()))?,
         None => Default::default(),
     };
-    Ok((mail, state))
+    let log = match table.get("log") {
+        Some(v) => v
+            .clone()
+            .try_into()
+            .with_context(|| format!("the [log] table of {}", path.display()))?,
+        None => Default::default(),
+    };
+    Ok(MailSettings { mail, state, log })
 }
 
 #[cfg(feature = "mail")]
@@ -300,7 +310,11 @@ fn mail(
     use sahaya::channel::mail::{auto_reply, Outcome};
     use std::io::Write;
     const MAX_MAIL_BYTES: u64 = 25 * 1024 * 1024;
-    let (cfg, state_cfg) = mail_config(data, config)?;
+    let MailSettings {
+        mail: cfg,
+        state: state_cfg,
+        log: log_cfg,
+    } = mail_config(data, config)?;
     // `--db` names a SQLite file and wins over `[state]`; else `[state]` (and
     // SAHAYA_STATE_URL) decide, as for the server.
     let state_cfg = match db {
@@ -341,7 +355,26 @@ fn mail(
         }
     }
     match outcome {
-        Ok(Outcome::Reply { to, message, reply }) => {
+        Ok(Outcome::Reply {
+            to,
+            message,
+            reply,
+            text,
+        }) => {
+            if log_cfg.enabled {
+                let id = sahaya::store::new_reply_id();
+                let entry = sahaya::store::LogEntry::new(
+                    &reply,
+                    &id,
+                    &text,
+                    "email",
+                    now.timestamp(),
+                    log_cfg.keep_text,
+                );
+                if let Err(e) = store.append_log(&[entry]) {
+                    eprintln!("sahaya: the reply is not in the conversation log: {e}");
+                }
+            }
             std::io::stdout()
                 .write_all(&message)
                 .context("writing the reply")?;
@@ -388,7 +421,11 @@ fn report(
         ),
         None => None,
     };
-    let (cfg, state_cfg) = mail_config(data, config)?;
+    let MailSettings {
+        mail: cfg,
+        state: state_cfg,
+        ..
+    } = mail_config(data, config)?;
     let state_cfg = match db {
         Some(_) => sahaya::store::StateConfig::default(),
         None => state_cfg.with_env(),

@@ -114,7 +114,12 @@ fn corpus_replies_and_refusals() {
                     ));
                 }
             }
-            ("reply", Outcome::Reply { to, message, reply }) => {
+            (
+                "reply",
+                Outcome::Reply {
+                    to, message, reply, ..
+                },
+            ) => {
                 replies += 1;
                 println!(
                     "{}: {:?} {} {}",
@@ -338,6 +343,19 @@ fn the_memory_survives_a_restart() {
     // Another sender still gets one.
     let other = QUESTION.replace("eleni.p@example.gr", "nikos@example.gr");
     assert_eq!(sahaya_mail(&db, other.as_bytes()).0, 0);
+    // Each reply sent is in the conversation log, as email, without the customer's text.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let logged: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT channel, lang, text FROM reply_log ORDER BY at")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        logged,
+        vec![("email".to_string(), "el".to_string(), None); 2]
+    );
 }
 
 #[test]

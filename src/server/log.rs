@@ -5,11 +5,9 @@
 
 use super::metrics::LogMetrics;
 use crate::model::Reply;
-use crate::store::{LogConfig, LogEntry, Store};
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::store::{new_reply_id, LogConfig, LogEntry, Store};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Entries waiting to be written; more are dropped.
@@ -36,16 +34,6 @@ impl std::fmt::Debug for ConversationLog {
             .field("config", &self.config)
             .finish()
     }
-}
-
-/// A new reply id: 128 bits that cannot be guessed from other ids (keyed hashes of a
-/// counter, with keys drawn at random once per process).
-pub fn new_reply_id() -> String {
-    static KEYS: OnceLock<(std::hash::RandomState, std::hash::RandomState)> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (a, b) = KEYS.get_or_init(|| (Default::default(), Default::default()));
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{:016x}", a.hash_one(n), b.hash_one(n))
 }
 
 impl ConversationLog {

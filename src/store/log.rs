@@ -15,6 +15,19 @@
 
 use crate::model::Reply;
 use serde::{Deserialize, Serialize};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// A new reply id: 128 bits that cannot be guessed from other ids (keyed hashes of a
+/// counter, with keys drawn at random once per process).
+pub fn new_reply_id() -> String {
+    static KEYS: OnceLock<(std::hash::RandomState, std::hash::RandomState)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = KEYS.get_or_init(|| (Default::default(), Default::default()));
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:016x}", a.hash_one(n), b.hash_one(n))
+}
 
 /// The `[log]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

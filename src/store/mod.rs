@@ -25,7 +25,7 @@ mod sqlite_log;
 mod sqlite_session;
 
 pub use config::{SessionsIn, State, StateConfig, StateError, STATE_URL_VAR};
-pub use log::{fingerprint, Feedback, LogConfig, LogEntry, LogRecord};
+pub use log::{fingerprint, new_reply_id, Feedback, LogConfig, LogEntry, LogRecord};
 #[cfg(feature = "postgres")]
 pub use pg::{PgOptions, PgStore, UrlError};
 pub use sqlite::SqliteStore;

@@ -203,6 +203,8 @@ pub enum Outcome {
         message: Vec<u8>,
         /// The engine's reply that makes up the body.
         reply: Box<crate::model::Reply>,
+        /// What the customer wrote, as answered: the subject and the new part of the body.
+        text: String,
     },
     /// No reply is due.
     Skip(Skip),
@@ -431,6 +433,7 @@ pub fn auto_reply(
         ..Message::default()
     };
     let mut reply = best_reply(engine, &base, &subject, &body);
+    let asked = base.text.clone();
     trace.append(&mut reply.trace);
     reply.trace = trace;
 
@@ -478,6 +481,7 @@ pub fn auto_reply(
         to,
         message,
         reply: Box::new(reply),
+        text: asked,
     })
 }
 
