@@ -422,16 +422,24 @@ impl Engine {
             .retriever
             .rank(normalized, detection, requested, exclude, enough, trace);
         let topics = self.kb.topics();
-        match (ranked.first(), ranked.get(1)) {
-            (Some(a), b) => trace.push(format!(
-                "retrieve[{}]: {} {:.2}{}",
-                a.analyzer.name().trim_start_matches("sahaya_"),
-                topics[a.topic].id,
-                a.confidence,
-                b.map(|b| format!(", then {} {:.2}", topics[b.topic].id, b.confidence))
-                    .unwrap_or_default()
-            )),
-            (None, _) => trace.push("retrieve: no match".into()),
+        // The best topic and up to four runners-up, with their scores: what an editor
+        // needs to see why an answer was or was not given.
+        match ranked.first() {
+            Some(a) => {
+                use std::fmt::Write;
+                let mut line = format!(
+                    "retrieve[{}]: {} {:.2}",
+                    a.analyzer.name().trim_start_matches("sahaya_"),
+                    topics[a.topic].id,
+                    a.confidence
+                );
+                for (i, b) in ranked.iter().skip(1).take(4).enumerate() {
+                    line.push_str(if i == 0 { ", then " } else { ", " });
+                    let _ = write!(line, "{} {:.2}", topics[b.topic].id, b.confidence);
+                }
+                trace.push(line);
+            }
+            None => trace.push("retrieve: no match".into()),
         }
         ranked
     }

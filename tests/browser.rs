@@ -354,6 +354,7 @@ fn the_html_report_renders_its_charts_without_console_errors() {
         ..ServerConfig::default()
     };
     let engine = Engine::load(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let topics = engine.knowledge().topics().len();
     let state = AppState::with_integrations(engine, config, integrations);
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -428,6 +429,22 @@ fn the_html_report_renders_its_charts_without_console_errors() {
             .unwrap();
         std::fs::write(PathBuf::from(dir).join("report.png"), png).unwrap();
     }
+
+    // The preview page's editor view, opened with the admin token: a row per topic.
+    session.cmd("POST", "/url", Some(json!({ "url": format!("{base}/") })));
+    session.click(&session.find("#editor summary"));
+    session.type_into(&session.find("#admin-token"), TOKEN);
+    session.click(&session.find("#editor-load"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while session.find_all("#editor-topics tbody tr").len() != topics {
+        assert!(Instant::now() < deadline, "the editor view did not load");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = session.text(&session.find("#editor-status"));
+    assert!(status.starts_with(&format!("{topics} topics")), "{status}");
+    let diagnostics = session.find_all("#editor-diagnostics li");
+    assert!(!diagnostics.is_empty());
+    assert_eq!(session.console_errors(), Vec::<String>::new());
 
     drop(session);
     drop(driver);

@@ -1,5 +1,7 @@
-//! The editors' endpoints: customers' feedback on a reply (`POST /v1/feedback`) and the
-//! report over the conversation log (`GET /v1/admin/report`, behind the admin token).
+//! The editors' endpoints: customers' feedback on a reply (`POST /v1/feedback`), the
+//! report over the conversation log (`GET /v1/admin/report`) and the content overview of
+//! the preview page's editor view (`GET /v1/admin/content`), the last two behind the admin
+//! token.
 
 use super::error::{code, ApiError};
 use super::extract::{body_error, parse_object, require_json};
@@ -193,4 +195,65 @@ pub(super) async fn report(
             resp
         }
     })
+}
+
+/// `GET /v1/admin/content`: the editor view's data. Every topic with, per language, its
+/// question, how many alternates, romanized spellings and keywords it has and which
+/// registers its answer is written in; the thresholds in force; and what `sahaya check`
+/// says about the files now.
+pub(super) async fn content(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let snapshot = state.snapshot();
+    let engine = &snapshot.engine;
+    let langs = crate::lang::Lang::ALL;
+    let topics: Vec<Value> = engine
+        .knowledge()
+        .topics()
+        .iter()
+        .map(|t| {
+            let per_lang: serde_json::Map<String, Value> = langs
+                .iter()
+                .map(|&lang| {
+                    let text = t.text(lang);
+                    let mut registers = vec!["formal"];
+                    if text.answer_informal.is_some() {
+                        registers.push("informal");
+                    }
+                    (
+                        lang.code().to_string(),
+                        json!({
+                            "question": text.question,
+                            "alternates": text.alternates.len(),
+                            "romanized": text.romanized.len(),
+                            "keywords": text.keywords.len(),
+                            "registers": registers,
+                        }),
+                    )
+                })
+                .collect();
+            json!({"id": t.id, "tags": t.tags, "path": t.path, "langs": per_lang})
+        })
+        .collect();
+    let thresholds: serde_json::Map<String, Value> = langs
+        .iter()
+        .map(|&lang| {
+            let t = engine.thresholds(lang);
+            (
+                lang.code().to_string(),
+                json!({"answer": t.answer, "clarify": t.clarify, "margin": t.margin}),
+            )
+        })
+        .collect();
+    let dir = engine.data_dir().to_path_buf();
+    let diagnostics = tokio::task::spawn_blocking(move || crate::engine::check(&dir))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "check task failed");
+            ApiError::internal()
+        })?;
+    Ok(Json(json!({
+        "version": snapshot.version,
+        "topics": topics,
+        "thresholds": thresholds,
+        "diagnostics": diagnostics,
+    })))
 }

@@ -26,7 +26,7 @@ const PREVIEW_CSS: &str = include_str!("preview.css");
 
 /// The preview page may load only its own script and style, and nothing may frame it.
 const PREVIEW_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
+     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
 /// The key space of `/v1/respond` conversations (see [`crate::session::scoped_key`]).

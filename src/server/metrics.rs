@@ -31,6 +31,7 @@ pub const ENDPOINTS: &[&str] = &[
     "/v1/feedback",
     "/v1/admin/reload",
     "/v1/admin/report",
+    "/v1/admin/content",
     "/v1/sessions/{id}/handback",
     "/v1/webhooks/chatwoot",
 ];

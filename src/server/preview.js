@@ -128,6 +128,55 @@
     return box;
   }
 
+  // The editor view: the content overview from /v1/admin/content, with the admin token.
+  async function loadEditorView(token) {
+    const status = document.getElementById("editor-status");
+    const diagnostics = document.getElementById("editor-diagnostics");
+    const table = document.getElementById("editor-topics");
+    const body = table.querySelector("tbody");
+    status.textContent = "Loading…";
+    try {
+      const res = await fetch("/v1/admin/content", {
+        headers: { "Authorization": "Bearer " + token },
+      });
+      const data = await res.json().catch(() => null);
+      if (!res.ok || !data) {
+        const why = data && data.error ? data.error.message : "HTTP " + res.status;
+        status.textContent = "Could not load the content: " + why;
+        return;
+      }
+      const t = data.thresholds;
+      status.textContent = data.topics.length + " topics · thresholds (answer/clarify): " +
+        ["en", "el", "te"].map((l) => l + " " + Number(t[l].answer).toFixed(2) + "/" +
+          Number(t[l].clarify).toFixed(2)).join(", ");
+      diagnostics.replaceChildren();
+      for (const d of data.diagnostics) {
+        diagnostics.appendChild(el("li", "diagnostic diagnostic-" + String(d.severity),
+          d.path + ":" + d.line + ":" + d.col + ": " + d.severity + ": " + d.message));
+      }
+      if (data.diagnostics.length === 0) {
+        diagnostics.appendChild(el("li", "diagnostic", "sahaya check: all content is valid"));
+      }
+      body.replaceChildren();
+      for (const topic of data.topics) {
+        const row = el("tr");
+        const id = el("th", null, topic.id);
+        id.title = topic.path;
+        row.appendChild(id);
+        for (const l of ["en", "el", "te"]) {
+          const x = topic.langs[l];
+          const cell = el("td", null, x.alternates + " alt · " + x.registers.join("+"));
+          cell.title = x.question;
+          row.appendChild(cell);
+        }
+        body.appendChild(row);
+      }
+      table.hidden = false;
+    } catch (err) {
+      status.textContent = "The server cannot be reached: " + err;
+    }
+  }
+
   async function ask(message) {
     if (!message.trim()) return;
     showUser(message);
@@ -186,6 +235,10 @@
     const message = text.value;
     text.value = "";
     ask(message);
+  });
+  document.getElementById("editor-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    loadEditorView(document.getElementById("admin-token").value);
   });
   text.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {

@@ -27,6 +27,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/reload", post(admin_reload))
         .route("/v1/sessions/{id}/handback", post(handback))
         .route("/v1/admin/report", get(super::editors::report))
+        .route("/v1/admin/content", get(super::editors::content))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let v1 = Router::new()
         .route("/v1/respond", post(respond))
