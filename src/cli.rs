@@ -1,4 +1,4 @@
-//! `sahaya ask`, `sahaya check`: a thin layer over the library.
+//! `sahaya ask`, `sahaya check`, `sahaya test`: a thin layer over the library.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -32,6 +32,10 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Run the conversation tests of the content (conversations/*.toml); exit 0 when all
+    /// pass, 1 when a reply is not what a test expects, 2 on bad test files.
+    #[command(long_about = TEST_ABOUT, after_long_help = TEST_EXAMPLE)]
+    Test(TestArgs),
     /// Serve the HTTP API, the metrics and the preview page until SIGINT or SIGTERM.
     #[cfg(feature = "server")]
     Serve {
@@ -98,6 +102,59 @@ enum Format {
     Json,
 }
 
+const TEST_ABOUT: &str = "Run the conversation tests that editors write next to the content.
+
+Each test sends a customer message, or a short conversation in one session, to the engine \
+and checks the reply: topic, decision, escalation rule, register, language, after-hours \
+notice, words in the text. Failures are printed as expected against got, with the message, \
+the reply and its trace; then a summary per language and the topics answered in place of \
+the expected ones.
+
+Exit status: 0 when every case passes, 1 when a reply is not what a test expects, 2 on bad \
+test files (each problem as file:line:col), no test files, or content that does not load.";
+
+const TEST_EXAMPLE: &str = "Test files are TOML in the data directory's conversations/ folder:
+
+  [defaults]                              # for every case of the file (optional)
+  at = \"2026-11-25T11:00:00+02:00\"
+
+  [[case]]
+  title = \"Greeklish, where is my parcel\"
+  text = \"pou vrisketai to paketo mou tora\" # what the customer writes
+  topic = \"track_parcel\"                   # what the reply must be
+  decision = \"answer\"
+
+  [[case]]                                # a conversation: keys of the case apply to each turn
+  decision = \"escalate\"
+  rule = \"human_request\"
+  [[case.turn]]
+  text = \"can I talk to someone real\"
+  [[case.turn]]
+  text = \"hello??\"
+
+Sent: text, lang, formality, channel, at (RFC 3339), tier, region, timezone, name.
+Checked: topic (with decision = \"clarify\", the first suggestion), decision (answer, clarify, \
+fallback, escalate), rule, register (formal, informal), reply_lang, after_hours, contains, \
+not_contains (whole words; case and accents ignored; word* matches any ending).
+
+Examples:
+  sahaya test
+  sahaya test --lang el conversations/el.toml
+  sahaya --data ../content test --format json";
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// Test files or folders (default: the data directory's conversations/).
+    #[arg(value_name = "FILES|DIRS")]
+    paths: Vec<PathBuf>,
+    /// Only the cases in this language (te, el, en).
+    #[arg(long)]
+    lang: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
 #[derive(clap::Args)]
 struct AskArgs {
     /// Reply language (te, el, en; tags like el-GR work). Detected when absent.
@@ -148,6 +205,7 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Ask(args) => ask(&cli.data, *args),
         Command::Check { format, stats } => check(&cli.data, format, stats),
+        Command::Test(args) => test(&cli.data, args),
         #[cfg(feature = "mail")]
         Command::Mail { db, config, sender } => mail(&cli.data, db, config, sender.as_deref()),
         #[cfg(feature = "mail")]
@@ -448,6 +506,57 @@ fn report(
         ReportFormat::Html => print!("{}", report.to_html()),
     }
     Ok(0)
+}
+
+fn test(data: &std::path::Path, args: TestArgs) -> Result<i32> {
+    use sahaya::suite::Suite;
+    let only = args.lang.as_deref().map(str::parse::<Lang>).transpose()?;
+    if !data.is_dir() {
+        bail!("data directory {} not found", data.display());
+    }
+    let (suite, mut diags) = Suite::load(data, &args.paths);
+    if !suite.cases.is_empty() {
+        let engine = Engine::load(data)
+            .with_context(|| format!("loading content from {}", data.display()))?;
+        diags.extend(suite.check(&engine));
+        if !diags.iter().any(|d| d.severity == sahaya::Severity::Error) {
+            let report = suite.run(&engine, only);
+            if report.cases.is_empty() {
+                let lang = only.map_or_else(String::new, |l| format!(" in {l}"));
+                bail!("no test cases{lang} among the {} cases", suite.cases.len());
+            }
+            match args.format {
+                Format::Text => {
+                    diags.iter().for_each(|d| eprintln!("{d}"));
+                    print!("{}", report.to_text());
+                }
+                Format::Json => {
+                    let mut doc = report.to_json();
+                    doc["diagnostics"] = serde_json::to_value(&diags)?;
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                }
+            }
+            return Ok(if report.passed() { 0 } else { 1 });
+        }
+    }
+    // Bad test files: each problem on standard error, or as JSON on standard output.
+    match args.format {
+        Format::Text => {
+            diags.iter().for_each(|d| eprintln!("{d}"));
+            let errors = (diags.iter())
+                .filter(|d| d.severity == sahaya::Severity::Error)
+                .count();
+            match errors {
+                0 => eprintln!("sahaya test: the test files hold no cases; nothing was run"),
+                n => eprintln!("sahaya test: {n} problem(s) in the test files; nothing was run"),
+            }
+        }
+        Format::Json => {
+            let doc = serde_json::json!({ "passed": false, "diagnostics": diags });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+    }
+    Ok(2)
 }
 
 fn check(data: &std::path::Path, format: Format, stats: bool) -> Result<i32> {

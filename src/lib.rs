@@ -90,6 +90,7 @@ pub mod server;
 pub mod session;
 #[cfg(feature = "state")]
 pub mod store;
+pub mod suite;
 mod sync;
 pub mod text;
 

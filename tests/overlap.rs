@@ -5,8 +5,9 @@
 //! Two texts clash when their word sequences are equal after [`normalize`], or when both have
 //! at least 3 distinct words and their word sets overlap: |A ∩ B| / |A ∪ B| ≥ 0.6.
 //!
-//! Checked: the messages of `tests/paraphrases/*.toml` and the message strings of
-//! `tests/ranking.rs` against the knowledge; and, when `../shared/devset` exists next to the
+//! Checked: the messages of `tests/paraphrases/*.toml`, the message strings of
+//! `tests/ranking.rs` and the turns of the starter conversation tests (`conversations/`,
+//! run by `sahaya test`) against the knowledge; and, when `../shared/devset` exists next to the
 //! crate, the `text` of every line of its `*.jsonl` files against the knowledge, against
 //! the test messages and against the rule fixtures (`tests/rules/*.toml`). Development texts are only read at run time and never printed: a
 //! failure names the knowledge file and phrasing (or the test message) and the line number.
@@ -173,7 +174,8 @@ fn toml_files(rel: &str) -> Vec<PathBuf> {
     files
 }
 
-/// The messages of `tests/paraphrases/*.toml` and the message strings of `tests/ranking.rs`.
+/// The messages of `tests/paraphrases/*.toml`, the message strings of `tests/ranking.rs` and
+/// the messages of the conversation tests in `conversations/`.
 fn test_messages(vocab: &mut Vocabulary) -> Vec<Prepared> {
     let mut out = Vec::new();
     for file in toml_files("tests/paraphrases") {
@@ -191,6 +193,20 @@ fn test_messages(vocab: &mut Vocabulary) -> Vec<Prepared> {
             continue;
         }
         out.push(vocab.prepare(format!("tests/ranking.rs:{line} «{text}»"), &text));
+    }
+    let (suite, diags) = sahaya::suite::Suite::load(root(), &[]);
+    assert!(diags.is_empty(), "conversations/: {diags:#?}");
+    for case in &suite.cases {
+        for turn in &case.turns {
+            let label = format!(
+                "{}:{}:{} «{}»",
+                case.file.display(),
+                turn.line,
+                turn.col,
+                turn.message.text
+            );
+            out.push(vocab.prepare(label, &turn.message.text));
+        }
     }
     out
 }
