@@ -24,8 +24,70 @@ use r2d2_postgres::PostgresConnectionManager;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-type Manager = PostgresConnectionManager<NoTls>;
 type Conn = r2d2::PooledConnection<Manager>;
+
+/// A pooled connection with the statements it has prepared: the statements of every
+/// message are parsed once per connection, not once per use.
+pub(super) struct Client {
+    client: ::postgres::Client,
+    prepared: std::collections::HashMap<&'static str, ::postgres::Statement>,
+}
+
+impl std::ops::Deref for Client {
+    type Target = ::postgres::Client;
+    fn deref(&self) -> &::postgres::Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut ::postgres::Client {
+        &mut self.client
+    }
+}
+
+impl Client {
+    /// `sql` prepared on this connection (once).
+    pub(super) fn prepared(&mut self, sql: &'static str) -> Result<::postgres::Statement, Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = self.client.prepare(sql).map_err(db_err)?;
+        self.prepared.insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
+/// Makes [`Client`]s for the pool.
+#[derive(Debug)]
+pub(super) struct Manager(PostgresConnectionManager<NoTls>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Client;
+    type Error = ::postgres::Error;
+
+    fn connect(&self) -> Result<Client, ::postgres::Error> {
+        Ok(Client {
+            client: self.0.connect()?,
+            prepared: std::collections::HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Client) -> Result<(), ::postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut Client) -> bool {
+        self.0.has_broken(&mut conn.client)
+    }
+}
+
+/// Locks a conversation's row (inserting a placeholder for a new one) and reads it.
+const LOCK_SESSION: &str = "INSERT INTO sahaya_session (key, data, seen_at) VALUES ($1, '', -1)
+     ON CONFLICT (key) DO UPDATE SET key = excluded.key
+     RETURNING data, seen_at";
+/// Writes a conversation's row.
+const WRITE_SESSION: &str = "UPDATE sahaya_session SET data = $2, seen_at = $3 WHERE key = $1";
 
 /// Key of the advisory lock held while the schema is migrated.
 const SCHEMA_LOCK: i64 = 0x5341_4841_5941_0001;
@@ -189,7 +251,7 @@ impl PgStore {
             .min_idle(Some(0))
             .connection_timeout(options.connect_timeout)
             .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+            .build_unchecked(Manager(PostgresConnectionManager::new(config, NoTls)));
         Ok(PgStore {
             pool,
             limits: Limits::default(),
@@ -223,7 +285,7 @@ impl PgStore {
             )
         })?;
         if !self.migrated.load(Ordering::Acquire) {
-            migrate(&mut conn)?;
+            migrate(&mut conn.client)?;
             self.migrated.store(true, Ordering::Release);
         }
         Ok(conn)
@@ -322,17 +384,11 @@ impl SessionBackend for PgStore {
         f: &mut dyn FnMut(&mut Session),
     ) -> Result<(), Error> {
         let mut conn = self.conn()?;
+        let (lock, write) = (conn.prepared(LOCK_SESSION)?, conn.prepared(WRITE_SESSION)?);
         let mut tx = conn.transaction().map_err(db_err)?;
         // Inserts a placeholder for a new conversation, or locks the existing row and
         // returns it unchanged: either way the row is ours until the commit.
-        let row = tx
-            .query_one(
-                "INSERT INTO sahaya_session (key, data, seen_at) VALUES ($1, '', -1)
-                 ON CONFLICT (key) DO UPDATE SET key = excluded.key
-                 RETURNING data, seen_at",
-                &[&key],
-            )
-            .map_err(db_err)?;
+        let row = tx.query_one(&lock, &[&key]).map_err(db_err)?;
         let (data, seen): (String, i64) = (row.get(0), row.get(1));
         let mut session = if seen < 0 || now.saturating_sub(seen) > ttl {
             Session::default()
@@ -340,22 +396,15 @@ impl SessionBackend for PgStore {
             decode(&data)?
         };
         f(&mut session);
-        tx.execute(
-            "UPDATE sahaya_session SET data = $2, seen_at = $3 WHERE key = $1",
-            &[&key, &encode(&session)?, &now],
-        )
-        .map_err(db_err)?;
+        tx.execute(&write, &[&key, &encode(&session)?, &now])
+            .map_err(db_err)?;
         tx.commit().map_err(db_err)
     }
 
     fn get(&self, key: &str, now: i64, ttl: i64) -> Result<Option<Session>, Error> {
-        let row = self
-            .conn()?
-            .query_opt(
-                "SELECT data, seen_at FROM sahaya_session WHERE key = $1",
-                &[&key],
-            )
-            .map_err(db_err)?;
+        let mut conn = self.conn()?;
+        let read = conn.prepared("SELECT data, seen_at FROM sahaya_session WHERE key = $1")?;
+        let row = conn.query_opt(&read, &[&key]).map_err(db_err)?;
         match row {
             Some(r) => {
                 let (data, seen): (String, i64) = (r.get(0), r.get(1));
