@@ -19,6 +19,8 @@ mod log;
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(feature = "postgres")]
+mod pg_conn;
+#[cfg(feature = "postgres")]
 mod pg_log;
 mod sqlite;
 mod sqlite_log;

@@ -1,6 +1,6 @@
 //! The conversation log in PostgreSQL.
 
-use super::pg::db_err;
+use super::pg_conn::db_err;
 use super::{Feedback, LogEntry, LogRecord, PgStore};
 use crate::error::Error;
 
