@@ -145,11 +145,19 @@ pub struct LogRecord {
 /// with or without accents, in another case or without ZWNJ has the same fingerprint.
 pub fn fingerprint(text: &str) -> String {
     let normalized = crate::text::normalize(text);
-    let words: Vec<&str> = crate::text::words(&normalized).collect();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in words.join(" ").bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    let mut eat = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    // The words, one space apart: punctuation and spacing do not count.
+    for (i, word) in crate::text::words(&normalized).enumerate() {
+        if i > 0 {
+            eat(b" ");
+        }
+        eat(word.as_bytes());
     }
     format!("{hash:016x}")
 }
