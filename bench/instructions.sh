@@ -40,10 +40,12 @@ echo
 echo "hottest functions (self instructions per respond, share of the total):"
 # Lines after the header look like "12,345,678 (12.34%)  file:function".
 awk -v top="$TOP" -v n="$responds" '
+  /PROGRAM TOTALS/ { next }
   /^-+$/ { dashes++; next }
-  dashes >= 3 && NF >= 3 && $1 ~ /^[0-9,]+$/ {
+  dashes >= 3 && $1 ~ /^[0-9,]+$/ {
     ir = $1; gsub(",", "", ir)
-    fn = $0; sub(/^ *[0-9,]+ +\([^)]*\) +/, "", fn)
-    printf "%12d  %7s  %s\n", ir / n, $2, fn
+    share = $0; sub(/^[^(]*\( */, "", share); sub(/\).*$/, "", share)
+    fn = $0; sub(/^ *[0-9,]+ +\([^)]*\) +/, "", fn); sub(/ \[.*$/, "", fn)
+    printf "%10d  %7s  %s\n", ir / n, share, fn
     if (++shown == top) exit
   }' "$out/annotated.txt"
