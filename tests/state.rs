@@ -267,6 +267,63 @@ fn two_replicas_share_handoffs_hand_backs_and_fallback_counts_across_restarts() 
         .unwrap();
     let keys: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(keys, ["api:c-1", "api:c-2", "api:c-3", "api:c-4"]);
+
+    // Both replicas write one conversation log: feedback on a reply of A is taken by B, and
+    // `sahaya report` on the same database counts every reply of both.
+    let reply = a.respond(QUESTION, "c-5");
+    let id = reply["reply_id"]
+        .as_str()
+        .expect("the reply is logged")
+        .to_string();
+    let mut client = schema.client();
+    // A writes its log a moment after it answers; a customer's 👍 comes later still.
+    wait_for("A's log row", Duration::from_secs(10), || {
+        client
+            .query_opt("SELECT 1 FROM sahaya_reply_log WHERE reply_id = $1", &[&id])
+            .unwrap()
+            .is_some()
+    });
+    let recorded: Value = ureq::post(&b.url("/v1/feedback"))
+        .send_json(json!({"reply_id": id, "helpful": true, "rating": 5}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(recorded["recorded"], true);
+    // Every respond call since the restart (the replicas were killed, so what they had
+    // not written yet may be lost; a graceful stop writes it).
+    let since_restart = 7;
+    let mut replies: i64 = 0;
+    wait_for("the log rows", Duration::from_secs(10), || {
+        replies = client
+            .query_one("SELECT count(*) FROM sahaya_reply_log", &[])
+            .unwrap()
+            .get(0);
+        replies >= since_restart
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_sahaya"))
+        .args([
+            "--data",
+            root().to_str().unwrap(),
+            "report",
+            "--since",
+            "1h",
+            "--format",
+            "json",
+        ])
+        .env("SAHAYA_STATE_URL", schema.url())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["total"]["replies"], replies);
+    assert!(replies <= 13, "no reply is logged twice");
+    assert_eq!(report["total"]["helpful"], 1);
+    assert_eq!(report["total"]["satisfied"], 1);
+    assert_eq!(report["by_lang"]["en"]["replies"], replies);
 }
 
 #[test]

@@ -272,12 +272,15 @@ pub fn run(
             "sahaya listening on http://{local}"
         );
         drop(snapshot);
-        serve(listener, state, shutdown_signal())
+        serve(listener, state.clone(), shutdown_signal())
             .await
             .map_err(|source| ServeError::Io {
                 what: "serving".into(),
                 source,
             })?;
+        // Replies still queued for the conversation log are written before the exit.
+        let flushing = state.clone();
+        let _ = tokio::task::spawn_blocking(move || flushing.flush_log(Duration::from_secs(5))).await;
         tracing::info!("stopped");
         Ok(())
     })
