@@ -21,6 +21,9 @@
 
 mod chargram;
 mod fuzzy;
+mod intent;
+
+pub(crate) use intent::IntentIndex;
 
 use crate::error::Error;
 use crate::knowledge::KnowledgeBase;
