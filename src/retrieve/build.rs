@@ -72,7 +72,7 @@ pub(super) struct Corpus {
     /// Number of topics.
     topics: usize,
     /// Per analyzer: word key → concept term of its synonym group.
-    concepts: HashMap<Analyzer, HashMap<Term, Term>>,
+    concepts: HashMap<Analyzer, FastMap<Term, Term>>,
 }
 
 impl Corpus {
@@ -224,7 +224,7 @@ impl Retriever {
                 a,
                 FieldData {
                     field: tantivy_fields[&a],
-                    ids: HashMap::new(),
+                    ids: FastMap::default(),
                     weights: Vec::new(),
                     names: Vec::new(),
                     unknown_word: 0.0,
@@ -386,8 +386,8 @@ impl Retriever {
 
 /// Per analyzer: the word key of every synonym → the concept term of its group. A key that
 /// two groups share (two words with one stem) stays with the first group.
-fn concept_maps(synonyms: &Synonyms) -> HashMap<Analyzer, HashMap<Term, Term>> {
-    let mut maps: HashMap<Analyzer, HashMap<Term, Term>> = HashMap::new();
+fn concept_maps(synonyms: &Synonyms) -> HashMap<Analyzer, FastMap<Term, Term>> {
+    let mut maps: HashMap<Analyzer, FastMap<Term, Term>> = HashMap::new();
     for a in Analyzer::ALL {
         let map = maps.entry(a).or_default();
         for group in synonyms.groups() {
