@@ -5,7 +5,7 @@ use super::phrase::{is_shouting, PhraseIndex, Words};
 use super::{Facts, Rule};
 use crate::lang::Lang;
 use crate::model::Decision;
-use regex::Regex;
+use regex::{Regex, RegexSet, RegexSetBuilder};
 use std::cell::OnceCell;
 use std::fmt;
 
@@ -55,7 +55,7 @@ pub(super) enum Condition {
     Any(Vec<Condition>),
     Not(Box<Condition>),
     Phrases(PhraseIndex),
-    Regex(Vec<Regex>),
+    Regex(RegexList),
     Decision(Vec<Decision>),
     ConfidenceBelow(f32),
     ConfidenceAbove(f32),
@@ -86,7 +86,7 @@ impl Condition {
             Any(list) => list.iter().any(|c| c.holds(cx, rule)),
             Not(c) => !c.holds(cx, rule),
             Phrases(index) => index.find(w).is_some(),
-            Regex(list) => list.iter().any(|r| r.is_match(f.normalized)),
+            Regex(list) => list.is_match(f.normalized),
             Decision(list) => list.contains(&f.decision),
             ConfidenceBelow(x) => f.confidence < *x,
             ConfidenceAbove(x) => f.confidence >= *x,
@@ -132,7 +132,7 @@ impl Condition {
                 out.write_str(")")
             }
             Phrases(l) => write!(out, "{} phrases", l.phrases.len()),
-            Regex(l) => write!(out, "{} regexes", l.len()),
+            Regex(l) => write!(out, "{} regexes", l.list.len()),
             Decision(_) => out.write_str("decision"),
             ConfidenceBelow(x) => write!(out, "confidence < {x}"),
             ConfidenceAbove(x) => write!(out, "confidence ≥ {x}"),
@@ -149,6 +149,34 @@ impl Condition {
             Open(_) => out.write_str("open"),
             Holiday(_) => out.write_str("holiday"),
             Intent(c) => write!(out, "intent ≥ {}", c.min),
+        }
+    }
+}
+
+/// The regexes of one `regex` key: any of them matching is enough. They are also compiled
+/// as one set, which tells whether any matches in a single pass over the text.
+#[derive(Debug, Clone)]
+pub(super) struct RegexList {
+    list: Vec<Regex>,
+    set: Option<RegexSet>,
+}
+
+impl RegexList {
+    /// The list, and its set when the set compiles within the size limit of all of them.
+    pub(super) fn new(list: Vec<Regex>) -> RegexList {
+        let limit = list.len().max(1) * super::load::REGEX_SIZE_LIMIT;
+        let set = RegexSetBuilder::new(list.iter().map(|r| r.as_str()))
+            .size_limit(limit)
+            .dfa_size_limit(limit)
+            .build()
+            .ok();
+        RegexList { list, set }
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        match &self.set {
+            Some(set) => set.is_match(text),
+            None => self.list.iter().any(|r| r.is_match(text)),
         }
     }
 }
@@ -194,7 +222,7 @@ impl<'a> fmt::Display for Why<'a> {
                 Some(p) => write!(out, "phrase «{}» ({})", p.source, p.list),
                 None => Ok(()),
             },
-            Regex(list) => match list.iter().find(|r| r.is_match(f.normalized)) {
+            Regex(list) => match list.list.iter().find(|r| r.is_match(f.normalized)) {
                 Some(r) => write!(out, "regex /{}/", r.as_str()),
                 None => Ok(()),
             },

@@ -1,7 +1,7 @@
 //! Reading rules: `rules/*.toml` and `rules/queues.toml`, with a diagnostic for every
 //! mistake, and the conversion of each `when` table to a [`Condition`].
 
-use super::condition::Condition;
+use super::condition::{Condition, RegexList};
 use super::examples::{check_examples, parse_intent, RawIntent, RawLists};
 use super::phrase::{parse_phrase, PhraseIndex};
 use super::{Actions, Rule, RuleSet};
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 const NOT_RULE_FILES: &[&str] = &["calendar.toml", "queues.toml"];
 
 /// Largest compiled regex, in bytes: keeps hostile or accidental huge patterns out.
-const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+pub(super) const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
 impl RuleSet {
     /// Loads `data_dir/rules/*.toml`. `messages` is the set of Fluent message ids, to check
@@ -455,7 +455,7 @@ fn convert(
                 ),
             }
         }
-        parts.push(Condition::Regex(compiled));
+        parts.push(Condition::Regex(RegexList::new(compiled)));
     }
     if let Some(list) = raw.decision {
         let mut ds = Vec::new();
