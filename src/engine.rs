@@ -13,7 +13,7 @@ use crate::lang::Lang;
 use crate::locale::Locales;
 use crate::model::{Message, Reply, Request};
 use crate::render::render;
-use crate::retrieve::{Retriever, Sample, Scored};
+use crate::retrieve::{IntentIndex, Retriever, Sample, Scored};
 use crate::rules::RuleSet;
 use crate::session::{Session, SessionStore};
 use crate::text::normalize;
@@ -105,13 +105,17 @@ impl Engine {
         let (kb, mut diags) = KnowledgeBase::load(dir);
         let (locales, locale_diags) = Locales::load(dir);
         diags.extend(locale_diags);
-        let (rules, calendar, rule_diags) = load_rules(dir, &locales);
+        let (mut rules, calendar, rule_diags) = load_rules(dir, &locales);
         diags.extend(rule_diags);
         diags.retain(|d| d.severity == Severity::Error);
         if !diags.is_empty() {
             return Err(ErrorKind::Content(diags).into());
         }
         let retriever = Retriever::build(&kb)?;
+        if rules.has_examples() {
+            let intents = IntentIndex::build(&rules, kb.synonyms())?;
+            rules.set_intent_matcher(Arc::new(intents));
+        }
         let mut engine = Engine {
             dir: dir.to_path_buf(),
             kb,

@@ -75,6 +75,13 @@ fn every_kind_of_mistake_has_a_line() {
     assert_eq!((regex.line, regex.col), (4, 9));
     assert_eq!(find("bad.toml", "unknown queue `nowhere`").line, 6);
     assert_eq!(find("typo.toml", "unknown field `phrase`").line, 4);
+    let intent = find("intent.toml", "which has no examples");
+    assert_eq!((intent.line, intent.col), (4, 10));
+    assert_eq!(find("intent.toml", "duplicate examples entry").line, 15);
+    assert_eq!(
+        find("intent.toml", "both an example and a counter-example").line,
+        17
+    );
     assert_eq!(find("calendar.toml", "overlaps").line, 4);
     assert_eq!(find("calendar.toml", "ends before it starts").line, 5);
     assert_eq!(find("calendar.toml", "`02-30` is not a date").line, 6);

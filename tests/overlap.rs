@@ -9,8 +9,13 @@
 //! `tests/ranking.rs` and the turns of the starter conversation tests (`conversations/`,
 //! run by `sahaya test`) against the knowledge; and, when `../shared/devset` exists next to the
 //! crate, the `text` of every line of its `*.jsonl` files against the knowledge, against
-//! the test messages and against the rule fixtures (`tests/rules/*.toml`). Development texts are only read at run time and never printed: a
+//! the test messages, against the rule fixtures (`tests/rules/*.toml`) and against the rules'
+//! examples. Development texts are only read at run time and never printed: a
 //! failure names the knowledge file and phrasing (or the test message) and the line number.
+//!
+//! The rule fixtures are held apart from the rules' examples and counter-examples
+//! (`[rule.examples]`, `[rule.counter_examples]` of `rules/*.toml`) by the same measure: a
+//! fixture that nearly repeats an example measures what the intent index remembers.
 
 use sahaya::knowledge::KnowledgeBase;
 use sahaya::text::{normalize, words};
@@ -412,6 +417,65 @@ fn rule_fixture_messages(vocab: &mut Vocabulary) -> Vec<Prepared> {
         }
     }
     out
+}
+
+/// Every example and counter-example of `rules/*.toml`, labelled by file, rule and list.
+fn rule_examples(vocab: &mut Vocabulary) -> Index {
+    let mut texts = Vec::new();
+    for file in toml_files("rules") {
+        let name = file.strip_prefix(root()).unwrap().display().to_string();
+        let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let value: toml::Value = toml::from_str(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rules = value.get("rule").and_then(|r| r.as_array());
+        for rule in rules.into_iter().flatten() {
+            let id = rule.get("id").and_then(|i| i.as_str()).unwrap_or("?");
+            for key in ["examples", "counter_examples"] {
+                let Some(lists) = rule.get(key).and_then(|t| t.as_table()) else {
+                    continue;
+                };
+                for (list, items) in lists {
+                    for text in items
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| t.as_str())
+                    {
+                        let label = format!("{name} [{id} {key}.{list}] «{text}»");
+                        texts.push(vocab.prepare(label, text));
+                    }
+                }
+            }
+        }
+    }
+    Index::new(texts)
+}
+
+#[test]
+fn rule_fixtures_are_not_rule_examples() {
+    let mut vocab = Vocabulary::default();
+    let examples = rule_examples(&mut vocab);
+    assert!(
+        examples.texts.len() > 100,
+        "only {} rule examples",
+        examples.texts.len()
+    );
+    let mut clashes = Vec::new();
+    for m in rule_fixture_messages(&mut vocab) {
+        for (e, overlap) in examples.clashes(&m) {
+            clashes.push(format!("{}\n    ~ {} ({})", m.label, e.label, overlap));
+        }
+    }
+    assert!(
+        clashes.is_empty(),
+        "{} rule fixtures repeat a rule example:\n{}",
+        clashes.len(),
+        clashes.join("\n")
+    );
+}
+
+#[test]
+fn development_set_is_not_rule_examples() {
+    assert_apart_from_devset("rule examples", rule_examples);
 }
 
 #[test]

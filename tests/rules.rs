@@ -35,6 +35,8 @@ struct Case {
     tier: Option<String>,
     #[serde(default)]
     hand_back: bool,
+    /// What the trace line of the escalating rule must say matched (`intent`, `phrase`).
+    via: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +74,12 @@ fn mismatch(c: &Case, r: &Reply) -> Option<String> {
         r.escalation.as_ref().map(|e| e.queue.clone()),
         r.escalation.as_ref().map(|e| e.priority.to_string()),
     );
+    let via = |rule: &str, how: &str| {
+        let prefix = format!("rule {rule} (");
+        r.trace
+            .iter()
+            .any(|t| t.starts_with(&prefix) && t.contains(&format!("): {how}")))
+    };
     let ok = match c.expect.as_str() {
         "no_escalation" => r.decision != Decision::Escalate,
         "escalate" => {
@@ -79,13 +87,17 @@ fn mismatch(c: &Case, r: &Reply) -> Option<String> {
                 && got.1 == c.rule
                 && (c.queue.is_none() || got.2 == c.queue)
                 && (c.priority.is_none() || got.3 == c.priority)
+                && match (&c.via, &c.rule) {
+                    (Some(how), Some(rule)) => via(rule, how),
+                    _ => true,
+                }
         }
         other => got.0 == other,
     };
     (!ok).then(|| {
         format!(
-            "{:?}: expected {} {:?}/{:?}/{:?}, got {got:?}\n    trace: {:?}",
-            c.text, c.expect, c.rule, c.queue, c.priority, r.trace
+            "{:?}: expected {} {:?}/{:?}/{:?} via {:?}, got {got:?}\n    trace: {:?}",
+            c.text, c.expect, c.rule, c.queue, c.priority, c.via, r.trace
         )
     })
 }

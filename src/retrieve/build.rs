@@ -2,6 +2,7 @@
 //! its analyzer, with the per-field vocabulary the scoring needs.
 
 use super::*;
+use crate::knowledge::Synonyms;
 use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{doc, Index};
@@ -59,9 +60,146 @@ fn field_name(a: Analyzer) -> &'static str {
     }
 }
 
+/// The phrasings of a corpus, analyzed once, before indexing: the knowledge's topics, or
+/// the examples of the rules (see [`super::intent`]), each grouped into "topics".
+pub(super) struct Corpus {
+    /// Per phrasing: topic, kind, field and distinct terms.
+    raw: Vec<(usize, PhrasingKind, Analyzer, Vec<Term>)>,
+    /// Per phrasing: the text it comes from (a phrasing and its transliteration share it).
+    sources: Vec<u32>,
+    /// Per phrasing: the normalized text (empty for answers), for character n-grams.
+    texts: Vec<String>,
+    /// Number of topics.
+    topics: usize,
+    /// Per analyzer: word key → concept term of its synonym group.
+    concepts: HashMap<Analyzer, FastMap<Term, Term>>,
+}
+
+impl Corpus {
+    /// An empty corpus of `topics` topics, with the synonym groups of `synonyms`.
+    pub(super) fn new(synonyms: &Synonyms, topics: usize) -> Corpus {
+        Corpus {
+            raw: Vec::new(),
+            sources: Vec::new(),
+            texts: Vec::new(),
+            topics,
+            concepts: concept_maps(synonyms),
+        }
+    }
+
+    /// Adds `text` as a phrasing of `topic` in the field of `analyzer`.
+    pub(super) fn add(
+        &mut self,
+        topic: usize,
+        kind: PhrasingKind,
+        analyzer: Analyzer,
+        text: &str,
+        source: u32,
+    ) {
+        let map = &self.concepts[&analyzer];
+        let terms = distinct(
+            analyzer
+                .index_terms(text)
+                .into_iter()
+                .map(|t| match map.get(&t) {
+                    Some(c) if TermKind::of(&t) == TermKind::Word => c.clone(),
+                    _ => t,
+                })
+                .collect(),
+        );
+        self.raw.push((topic, kind, analyzer, terms));
+        self.sources.push(source);
+        self.texts.push(match kind {
+            PhrasingKind::Answer => String::new(),
+            _ => normalize(text),
+        });
+    }
+
+    /// Adds a Greek or Telugu phrasing (normalized) transliterated into Latin letters, in the
+    /// romanized field of `lang`; nothing for English.
+    pub(super) fn add_transliterated(&mut self, topic: usize, lang: Lang, text: &str, source: u32) {
+        let Some(latin) = lang.romanized_analyzer() else {
+            return;
+        };
+        let transliterate = match lang {
+            Lang::Te => telugu_to_latin,
+            _ => greek_to_latin,
+        };
+        self.add(
+            topic,
+            PhrasingKind::Transliterated,
+            latin,
+            &transliterate(&normalize(text)),
+            source,
+        );
+    }
+}
+
 impl Retriever {
     /// Builds the in-memory index of `kb`.
     pub fn build(kb: &KnowledgeBase) -> Result<Retriever, Error> {
+        let mut corpus = Corpus::new(kb.synonyms(), kb.topics().len());
+        let mut samples: Vec<Sample> = Vec::new();
+        for (ti, topic) in kb.topics().iter().enumerate() {
+            for lang in Lang::ALL {
+                let t = topic.text(lang);
+                let native = lang.analyzer();
+                let mut sample = |text: &str, romanized: bool| {
+                    let source = samples.len() as u32;
+                    samples.push(Sample {
+                        source,
+                        topic: ti,
+                        lang,
+                        romanized,
+                        text: text.to_string(),
+                    });
+                    source
+                };
+                let mut native_sources = Vec::new();
+                let q = sample(&t.question, false);
+                native_sources.push(q);
+                corpus.add(ti, PhrasingKind::Question, native, &t.question, q);
+                for a in &t.alternates {
+                    let src = sample(a, false);
+                    native_sources.push(src);
+                    corpus.add(ti, PhrasingKind::Alternate, native, a, src);
+                }
+                for k in &t.keywords {
+                    let src = sample(k, false);
+                    native_sources.push(src);
+                    corpus.add(ti, PhrasingKind::Keyword, native, k, src);
+                }
+                if let Some(latin) = lang.romanized_analyzer() {
+                    for r in &t.romanized {
+                        let src = sample(r, true);
+                        corpus.add(ti, PhrasingKind::Romanized, latin, r, src);
+                    }
+                    let native_phrasings = std::iter::once(&t.question)
+                        .chain(&t.alternates)
+                        .chain(&t.keywords);
+                    for (p, &src) in native_phrasings.zip(&native_sources) {
+                        corpus.add_transliterated(ti, lang, p, src);
+                    }
+                }
+                corpus.add(ti, PhrasingKind::Answer, native, &t.answer, u32::MAX);
+                if let Some(informal) = &t.answer_informal {
+                    corpus.add(ti, PhrasingKind::Answer, native, informal, u32::MAX);
+                }
+            }
+        }
+        Retriever::index(corpus, samples)
+    }
+
+    /// Indexes the phrasings of `corpus`: per field, term ids, topic vocabularies, idf over
+    /// topics, typo and n-gram indexes, postings, and the tantivy index.
+    pub(super) fn index(corpus: Corpus, samples: Vec<Sample>) -> Result<Retriever, Error> {
+        let Corpus {
+            raw,
+            sources,
+            texts,
+            topics,
+            concepts,
+        } = corpus;
         let mut schema = Schema::builder();
         let mut tantivy_fields = HashMap::new();
         for a in Analyzer::ALL {
@@ -78,88 +216,6 @@ impl Retriever {
             TERMS_TOKENIZER,
             TextAnalyzer::from(TermsTokenizer::default()),
         );
-        let concepts = concept_maps(kb);
-
-        // Every phrasing of every topic, analyzed once.
-        let mut raw: Vec<(usize, PhrasingKind, Analyzer, Vec<Term>)> = Vec::new();
-        let mut sources: Vec<u32> = Vec::new();
-        let mut texts: Vec<String> = Vec::new();
-        let mut samples: Vec<Sample> = Vec::new();
-        for (ti, topic) in kb.topics().iter().enumerate() {
-            for lang in Lang::ALL {
-                let t = topic.text(lang);
-                let native = lang.analyzer();
-                let mut add = |kind, analyzer: Analyzer, text: &str, source: u32| {
-                    let map = &concepts[&analyzer];
-                    let terms = distinct(
-                        analyzer
-                            .index_terms(text)
-                            .into_iter()
-                            .map(|t| match map.get(&t) {
-                                Some(c) if TermKind::of(&t) == TermKind::Word => c.clone(),
-                                _ => t,
-                            })
-                            .collect(),
-                    );
-                    raw.push((ti, kind, analyzer, terms));
-                    sources.push(source);
-                    texts.push(match kind {
-                        PhrasingKind::Answer => String::new(),
-                        _ => normalize(text),
-                    });
-                };
-                let mut sample = |text: &str, romanized: bool| {
-                    let source = samples.len() as u32;
-                    samples.push(Sample {
-                        source,
-                        topic: ti,
-                        lang,
-                        romanized,
-                        text: text.to_string(),
-                    });
-                    source
-                };
-                let mut native_sources = Vec::new();
-                let q = sample(&t.question, false);
-                native_sources.push(q);
-                add(PhrasingKind::Question, native, &t.question, q);
-                for a in &t.alternates {
-                    let src = sample(a, false);
-                    native_sources.push(src);
-                    add(PhrasingKind::Alternate, native, a, src);
-                }
-                for k in &t.keywords {
-                    let src = sample(k, false);
-                    native_sources.push(src);
-                    add(PhrasingKind::Keyword, native, k, src);
-                }
-                if let Some(latin) = lang.romanized_analyzer() {
-                    for r in &t.romanized {
-                        let src = sample(r, true);
-                        add(PhrasingKind::Romanized, latin, r, src);
-                    }
-                    let transliterate = match lang {
-                        Lang::Te => telugu_to_latin,
-                        _ => greek_to_latin,
-                    };
-                    let native_phrasings = std::iter::once(&t.question)
-                        .chain(&t.alternates)
-                        .chain(&t.keywords);
-                    for (p, &src) in native_phrasings.zip(&native_sources) {
-                        add(
-                            PhrasingKind::Transliterated,
-                            latin,
-                            &transliterate(&normalize(p)),
-                            src,
-                        );
-                    }
-                }
-                add(PhrasingKind::Answer, native, &t.answer, u32::MAX);
-                if let Some(informal) = &t.answer_informal {
-                    add(PhrasingKind::Answer, native, informal, u32::MAX);
-                }
-            }
-        }
 
         // Per field: term ids, topic vocabularies, and idf over topics.
         let mut fields: HashMap<Analyzer, FieldData> = HashMap::new();
@@ -168,14 +224,12 @@ impl Retriever {
                 a,
                 FieldData {
                     field: tantivy_fields[&a],
-                    ids: HashMap::new(),
+                    ids: FastMap::default(),
                     weights: Vec::new(),
                     names: Vec::new(),
                     unknown_word: 0.0,
                     unknown_gram: 0.0,
-                    topics: (0..kb.topics().len())
-                        .map(|_| TopicTerms::default())
-                        .collect(),
+                    topics: (0..topics).map(|_| TopicTerms::default()).collect(),
                     postings: Vec::new(),
                     concepts: concepts[&a].clone(),
                     fuzzy: FuzzyIndex::default(),
@@ -332,11 +386,11 @@ impl Retriever {
 
 /// Per analyzer: the word key of every synonym → the concept term of its group. A key that
 /// two groups share (two words with one stem) stays with the first group.
-fn concept_maps(kb: &KnowledgeBase) -> HashMap<Analyzer, HashMap<Term, Term>> {
-    let mut maps: HashMap<Analyzer, HashMap<Term, Term>> = HashMap::new();
+fn concept_maps(synonyms: &Synonyms) -> HashMap<Analyzer, FastMap<Term, Term>> {
+    let mut maps: HashMap<Analyzer, FastMap<Term, Term>> = HashMap::new();
     for a in Analyzer::ALL {
         let map = maps.entry(a).or_default();
-        for group in kb.synonyms().groups() {
+        for group in synonyms.groups() {
             let concept = TermKind::concept_term(&group.name);
             for word in &group.words {
                 let key = a.word_key(word);

@@ -7,6 +7,7 @@
 //! stemmer misses, a typo in a short word, a loanword spelt another way), so the two signals
 //! err in different places.
 
+use super::hasher::FastMap;
 use std::collections::HashMap;
 
 /// Shortest and longest n-gram.
@@ -16,7 +17,7 @@ const MAX_N: usize = 4;
 /// The n-gram vectors of the phrasings, as an inverted index.
 #[derive(Debug, Default)]
 pub(crate) struct CharGrams {
-    ids: HashMap<String, u32>,
+    ids: FastMap<String, u32>,
     idf: Vec<f32>,
     /// Per n-gram id: (phrasing id, weight in that phrasing's unit vector).
     postings: Vec<Vec<(u32, f32)>>,
@@ -88,6 +89,41 @@ impl CharGrams {
         cg
     }
 
+    /// The n-grams of normalized text that some phrasing has, as (id, count) sorted by id:
+    /// the same n-grams as `grams`, looked up as slices of each padded word, without
+    /// building a string per n-gram (n-grams no phrasing has do not count for a query).
+    fn known_grams(&self, normalized: &str) -> Vec<(u32, u32)> {
+        let mut ids: Vec<u32> = Vec::new();
+        let mut padded = String::new();
+        let mut bounds: Vec<usize> = Vec::new();
+        for word in crate::text::words(normalized) {
+            padded.clear();
+            padded.push(' ');
+            padded.push_str(word);
+            padded.push(' ');
+            bounds.clear();
+            bounds.extend(padded.char_indices().map(|(i, _)| i));
+            bounds.push(padded.len());
+            let chars = bounds.len() - 1;
+            for n in MIN_N..=MAX_N.min(chars) {
+                for start in 0..=chars - n {
+                    if let Some(&id) = self.ids.get(&padded[bounds[start]..bounds[start + n]]) {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+        ids.sort_unstable();
+        let mut counted: Vec<(u32, u32)> = Vec::with_capacity(ids.len());
+        for id in ids {
+            match counted.last_mut() {
+                Some((last, c)) if *last == id => *c += 1,
+                _ => counted.push((id, 1)),
+            }
+        }
+        counted
+    }
+
     /// Cosine similarity of the normalized message with every phrasing it shares an n-gram
     /// with, added into `scores` (indexed by phrasing id; phrasings for which `skip` holds
     /// are left out).
@@ -97,12 +133,10 @@ impl CharGrams {
         scores: &mut [f32],
         skip: impl Fn(u32) -> bool,
     ) {
-        let query: Vec<(u32, f32)> = grams(normalized)
+        let query: Vec<(u32, f32)> = self
+            .known_grams(normalized)
             .into_iter()
-            .filter_map(|(gram, c)| {
-                let id = *self.ids.get(&gram)?;
-                Some((id, tf(c) * self.idf[id as usize]))
-            })
+            .map(|(id, c)| (id, tf(c) * self.idf[id as usize]))
             .collect();
         let norm = query.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
         if norm <= 0.0 {
@@ -137,6 +171,20 @@ mod tests {
         let mut s = vec![0.0; 2];
         cg.similarities("where is my parcel", &mut s, |p| p == 0);
         assert_eq!(s[0], 0.0);
+    }
+
+    #[test]
+    fn known_grams_are_the_grams_phrasings_have() {
+        let cg = CharGrams::build([(0, "where is my parcel"), (1, "పార్సెల్ ఎక్కడ")]);
+        for text in ["wher is my parcel parcel", "నా పార్సెల్ ఎక్కడ ఉంది", "x", ""]
+        {
+            let mut expected: Vec<(u32, u32)> = grams(text)
+                .into_iter()
+                .filter_map(|(g, c)| Some((*cg.ids.get(&g)?, c)))
+                .collect();
+            expected.sort_unstable();
+            assert_eq!(cg.known_grams(text), expected, "{text}");
+        }
     }
 
     #[test]

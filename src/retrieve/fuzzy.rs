@@ -6,7 +6,7 @@
 //! insertion, deletion, substitution or transposition of the query. Only words the field
 //! does not know are looked up, so correct words are never bent towards another one.
 
-use std::collections::HashMap;
+use super::hasher::FastMap;
 
 /// Letters a word needs before typos in it are forgiven; shorter words are too easily
 /// one edit away from another real word.
@@ -16,7 +16,7 @@ pub(crate) const MIN_LETTERS: usize = 5;
 #[derive(Debug, Default)]
 pub(crate) struct FuzzyIndex {
     /// Form → indexes into `entries`.
-    forms: HashMap<String, Vec<u32>>,
+    forms: FastMap<String, Vec<u32>>,
     /// The word and what it stands for (a term id of the field).
     entries: Vec<(Vec<char>, u32)>,
 }

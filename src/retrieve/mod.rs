@@ -21,6 +21,10 @@
 
 mod chargram;
 mod fuzzy;
+mod hasher;
+mod intent;
+
+pub(crate) use intent::IntentIndex;
 
 use crate::error::Error;
 use crate::knowledge::KnowledgeBase;
@@ -29,6 +33,7 @@ use crate::text::translit::{greek_to_latin, telugu_to_latin};
 use crate::text::{normalize, Analyzer, Term, TermKind};
 use chargram::CharGrams;
 use fuzzy::FuzzyIndex;
+use hasher::FastMap;
 use std::collections::{HashMap, HashSet};
 use tantivy::schema::Field;
 use tantivy::Searcher;
@@ -113,7 +118,7 @@ struct TopicTerms {
 /// One field of the index: its vocabulary with weights, and its topics.
 struct FieldData {
     field: Field,
-    ids: HashMap<Term, TermId>,
+    ids: FastMap<Term, TermId>,
     /// Weight per term id: idf over topics times the term kind's weight.
     weights: Vec<f32>,
     /// The term of every term id.
@@ -125,7 +130,7 @@ struct FieldData {
     /// Per term id: the phrasings (answers excluded) that have it, sorted.
     postings: Vec<Vec<u32>>,
     /// Word key → concept term of its synonym group.
-    concepts: HashMap<Term, Term>,
+    concepts: FastMap<Term, Term>,
     /// Known words (and synonyms) by their one-deletion forms, for typos.
     fuzzy: FuzzyIndex,
     /// Character n-gram vectors of the field's phrasings.

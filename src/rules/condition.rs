@@ -1,11 +1,53 @@
 //! Conditions of a rule's `when` and their evaluation over the facts of one message.
 
+use super::intent::{IntentCondition, IntentMatcher, IntentScore};
 use super::phrase::{is_shouting, PhraseIndex, Words};
-use super::Facts;
+use super::{Facts, Rule};
 use crate::lang::Lang;
 use crate::model::Decision;
-use regex::Regex;
+use regex::{Regex, RegexSet, RegexSetBuilder};
+use std::cell::OnceCell;
 use std::fmt;
+
+/// What the conditions look at for one message: the facts, its words in every form the
+/// phrase lists compare, and how close it is to each rule's examples (measured once, when
+/// an `intent` condition first asks).
+pub(super) struct Context<'a> {
+    facts: &'a Facts<'a>,
+    words: Words<'a>,
+    rules: &'a [Rule],
+    matcher: Option<&'a dyn IntentMatcher>,
+    intents: OnceCell<Vec<IntentScore>>,
+}
+
+impl<'a> Context<'a> {
+    pub(super) fn new(
+        facts: &'a Facts<'a>,
+        rules: &'a [Rule],
+        matcher: Option<&'a dyn IntentMatcher>,
+    ) -> Context<'a> {
+        Context {
+            facts,
+            words: Words::new(facts.normalized),
+            rules,
+            matcher,
+            intents: OnceCell::new(),
+        }
+    }
+
+    /// How close the message is to the examples of the rule at `rule` (nothing is close
+    /// without a matcher).
+    fn intent(&self, rule: usize) -> IntentScore {
+        let Some(matcher) = self.matcher else {
+            return IntentScore::default();
+        };
+        self.intents
+            .get_or_init(|| matcher.scores(self.facts.normalized))
+            .get(rule)
+            .copied()
+            .unwrap_or_default()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(super) enum Condition {
@@ -13,7 +55,7 @@ pub(super) enum Condition {
     Any(Vec<Condition>),
     Not(Box<Condition>),
     Phrases(PhraseIndex),
-    Regex(Vec<Regex>),
+    Regex(RegexList),
     Decision(Vec<Decision>),
     ConfidenceBelow(f32),
     ConfidenceAbove(f32),
@@ -29,19 +71,22 @@ pub(super) enum Condition {
     Shouting(bool),
     Open(bool),
     Holiday(bool),
+    Intent(IntentCondition),
 }
 
 impl Condition {
     /// True when the condition holds. Nothing is formatted here: most conditions do not
     /// hold, and [`Condition::why`] explains the ones that do.
-    pub(super) fn holds(&self, f: &Facts<'_>, w: &Words<'_>) -> bool {
+    /// `rule` is the position of the rule in its set, for `intent`.
+    pub(super) fn holds(&self, cx: &Context<'_>, rule: usize) -> bool {
         use Condition::*;
+        let (f, w) = (cx.facts, &cx.words);
         match self {
-            All(list) => list.iter().all(|c| c.holds(f, w)),
-            Any(list) => list.iter().any(|c| c.holds(f, w)),
-            Not(c) => !c.holds(f, w),
+            All(list) => list.iter().all(|c| c.holds(cx, rule)),
+            Any(list) => list.iter().any(|c| c.holds(cx, rule)),
+            Not(c) => !c.holds(cx, rule),
             Phrases(index) => index.find(w).is_some(),
-            Regex(list) => list.iter().any(|r| r.is_match(f.normalized)),
+            Regex(list) => list.is_match(f.normalized),
             Decision(list) => list.contains(&f.decision),
             ConfidenceBelow(x) => f.confidence < *x,
             ConfidenceAbove(x) => f.confidence >= *x,
@@ -59,17 +104,18 @@ impl Condition {
             Shouting(b) => is_shouting(f.original) == *b,
             Open(b) => f.open == *b,
             Holiday(b) => f.holiday == *b,
+            Intent(c) => c.holds(&cx.intent(rule)),
         }
     }
 
     /// Why a condition that [holds](Condition::holds) does, for the trace: the path that
     /// matched (the first matching branch of an `any`, the phrase or regex found), written
     /// only when displayed.
-    pub(super) fn why<'a>(&'a self, facts: &'a Facts<'a>, words: &'a Words<'a>) -> Why<'a> {
+    pub(super) fn why<'a>(&'a self, cx: &'a Context<'a>, rule: usize) -> Why<'a> {
         Why {
             cond: self,
-            facts,
-            words,
+            cx,
+            rule,
         }
     }
 
@@ -86,7 +132,7 @@ impl Condition {
                 out.write_str(")")
             }
             Phrases(l) => write!(out, "{} phrases", l.phrases.len()),
-            Regex(l) => write!(out, "{} regexes", l.len()),
+            Regex(l) => write!(out, "{} regexes", l.list.len()),
             Decision(_) => out.write_str("decision"),
             ConfidenceBelow(x) => write!(out, "confidence < {x}"),
             ConfidenceAbove(x) => write!(out, "confidence ≥ {x}"),
@@ -102,6 +148,35 @@ impl Condition {
             Shouting(_) => out.write_str("shouting"),
             Open(_) => out.write_str("open"),
             Holiday(_) => out.write_str("holiday"),
+            Intent(c) => write!(out, "intent ≥ {}", c.min),
+        }
+    }
+}
+
+/// The regexes of one `regex` key: any of them matching is enough. They are also compiled
+/// as one set, which tells whether any matches in a single pass over the text.
+#[derive(Debug, Clone)]
+pub(super) struct RegexList {
+    list: Vec<Regex>,
+    set: Option<RegexSet>,
+}
+
+impl RegexList {
+    /// The list, and its set when the set compiles within the size limit of all of them.
+    pub(super) fn new(list: Vec<Regex>) -> RegexList {
+        let limit = list.len().max(1) * super::load::REGEX_SIZE_LIMIT;
+        let set = RegexSetBuilder::new(list.iter().map(|r| r.as_str()))
+            .size_limit(limit)
+            .dfa_size_limit(limit)
+            .build()
+            .ok();
+        RegexList { list, set }
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        match &self.set {
+            Some(set) => set.is_match(text),
+            None => self.list.iter().any(|r| r.is_match(text)),
         }
     }
 }
@@ -114,15 +189,16 @@ fn one_of(list: &[String], value: &str) -> bool {
 /// The explanation of a condition that holds, formatted when the trace line is written.
 pub(super) struct Why<'a> {
     cond: &'a Condition,
-    facts: &'a Facts<'a>,
-    words: &'a Words<'a>,
+    cx: &'a Context<'a>,
+    rule: usize,
 }
 
 impl<'a> fmt::Display for Why<'a> {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Condition::*;
-        let (f, w) = (self.facts, self.words);
-        let why = |c: &'a Condition| c.why(f, w);
+        let (cx, rule) = (self.cx, self.rule);
+        let (f, w) = (cx.facts, &cx.words);
+        let why = |c: &'a Condition| c.why(cx, rule);
         match self.cond {
             All(list) => {
                 for (i, c) in list.iter().enumerate() {
@@ -133,7 +209,7 @@ impl<'a> fmt::Display for Why<'a> {
                 }
                 Ok(())
             }
-            Any(list) => match list.iter().find(|c| c.holds(f, w)) {
+            Any(list) => match list.iter().find(|c| c.holds(cx, rule)) {
                 Some(c) => write!(out, "{}", why(c)),
                 None => Ok(()),
             },
@@ -146,7 +222,7 @@ impl<'a> fmt::Display for Why<'a> {
                 Some(p) => write!(out, "phrase «{}» ({})", p.source, p.list),
                 None => Ok(()),
             },
-            Regex(list) => match list.iter().find(|r| r.is_match(f.normalized)) {
+            Regex(list) => match list.list.iter().find(|r| r.is_match(f.normalized)) {
                 Some(r) => write!(out, "regex /{}/", r.as_str()),
                 None => Ok(()),
             },
@@ -184,6 +260,18 @@ impl<'a> fmt::Display for Why<'a> {
             } else {
                 "not a holiday"
             }),
+            Intent(_) => {
+                let s = cx.intent(rule);
+                let examples = &cx.rules[rule].examples;
+                if let Some(e) = s.example.and_then(|i| examples.positive.get(i)) {
+                    write!(out, "intent {:.2} ~ «{}» ({})", s.score, e.text, e.list)?;
+                }
+                let counter = s.counter_example.and_then(|i| examples.negative.get(i));
+                if let Some(e) = counter.filter(|_| s.counter > 0.0) {
+                    write!(out, " (counter-example {:.2} ~ «{}»)", s.counter, e.text)?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Reading rules: `rules/*.toml` and `rules/queues.toml`, with a diagnostic for every
 //! mistake, and the conversion of each `when` table to a [`Condition`].
 
-use super::condition::Condition;
+use super::condition::{Condition, RegexList};
+use super::examples::{check_examples, parse_intent, RawIntent, RawLists};
 use super::phrase::{parse_phrase, PhraseIndex};
 use super::{Actions, Rule, RuleSet};
-use crate::error::{content_files, Depth, Diagnostic};
+use crate::error::{content_files, Depth, Diagnostic, Severity};
 use crate::lang::Lang;
 use crate::model::{Decision, Priority};
 use regex::RegexBuilder;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 const NOT_RULE_FILES: &[&str] = &["calendar.toml", "queues.toml"];
 
 /// Largest compiled regex, in bytes: keeps hostile or accidental huge patterns out.
-const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+pub(super) const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
 impl RuleSet {
     /// Loads `data_dir/rules/*.toml`. `messages` is the set of Fluent message ids, to check
@@ -76,7 +77,14 @@ impl RuleSet {
             }
         }
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-        (RuleSet { rules, queues }, diags)
+        (
+            RuleSet {
+                rules,
+                queues,
+                intents: None,
+            },
+            diags,
+        )
     }
 
     /// Parses rules from one file's text (for tests and tools); queues as given.
@@ -96,7 +104,14 @@ impl RuleSet {
             .map(|(r, _)| r)
             .collect();
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-        (RuleSet { rules, queues }, diags)
+        (
+            RuleSet {
+                rules,
+                queues,
+                intents: None,
+            },
+            diags,
+        )
     }
 }
 
@@ -141,6 +156,8 @@ struct RawRule {
     when: Option<Spanned<RawCondition>>,
     #[serde(default)]
     then: Option<Spanned<RawActions>>,
+    examples: Option<Spanned<RawLists>>,
+    counter_examples: Option<Spanned<RawLists>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -176,6 +193,7 @@ struct RawCondition {
     shouting: Option<bool>,
     open: Option<bool>,
     holiday: Option<bool>,
+    intent: Option<Spanned<RawIntent>>,
 }
 
 #[derive(Deserialize)]
@@ -207,7 +225,7 @@ struct RawActions {
     stop: bool,
 }
 
-const CONDITION_KEYS: &str = "phrases, regex, decision, confidence_below, confidence_above, topic, topic_tag, lang, channel, tier, region, fallbacks_in_a_row, turns_at_least, escalated_before, shouting, open, holiday, all, any, not";
+const CONDITION_KEYS: &str = "phrases, regex, intent, decision, confidence_below, confidence_above, topic, topic_tag, lang, channel, tier, region, fallbacks_in_a_row, turns_at_least, escalated_before, shouting, open, holiday, all, any, not";
 
 fn parse_rules(
     rel: &Path,
@@ -222,7 +240,7 @@ fn parse_rules(
             let mut d = Diagnostic::from_toml(rel, src, &e);
             if d.message.contains("unknown field") {
                 d = d.with_hint(format!(
-                    "rule keys: id, priority, reason, when, then; condition keys: {CONDITION_KEYS}; actions: escalate, raise_priority, formal, message, tags, suppress_answer, stop"
+                    "rule keys: id, priority, reason, when, then, examples, counter_examples; condition keys: {CONDITION_KEYS}; actions: escalate, raise_priority, formal, message, tags, suppress_answer, stop"
                 ));
             }
             diags.push(d);
@@ -256,7 +274,24 @@ fn parse_rules(
             continue;
         };
         let when_offset = when.span().start;
-        let cond = convert(when.into_inner(), when_offset, rel, src, diags);
+        let mut intents = Vec::new();
+        let cond = convert(
+            when.into_inner(),
+            when_offset,
+            rel,
+            src,
+            &mut intents,
+            diags,
+        );
+        let examples = check_examples(
+            &id,
+            r.examples,
+            r.counter_examples,
+            &intents,
+            rel,
+            src,
+            diags,
+        );
         let mut then = Actions::default();
         match r.then {
             None => diags.push(Diagnostic::error_at(
@@ -318,7 +353,10 @@ fn parse_rules(
                 then.stop = t.stop;
             }
         }
-        if diags.len() > before {
+        if diags[before..]
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+        {
             continue;
         }
         if let Some(cond) = cond {
@@ -329,6 +367,7 @@ fn parse_rules(
                     reason: r.reason,
                     file: rel.to_path_buf(),
                     when: cond,
+                    examples,
                     then,
                 },
                 r.id.span().start,
@@ -338,11 +377,14 @@ fn parse_rules(
     out
 }
 
+/// The condition of a `when` table. The offset of every `intent` key in it is added to
+/// `intents`, to check that the rule has examples.
 fn convert(
     raw: RawCondition,
     offset: usize,
     rel: &Path,
     src: &str,
+    intents: &mut Vec<usize>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Condition> {
     let before = diags.len();
@@ -350,15 +392,17 @@ fn convert(
         diags.push(Diagnostic::error_at(rel, src, offset, msg));
     };
     let mut parts = Vec::new();
-    let nested =
-        |list: Vec<Spanned<RawCondition>>, diags: &mut Vec<Diagnostic>| -> Vec<Condition> {
-            list.into_iter()
-                .filter_map(|c| {
-                    let o = c.span().start;
-                    convert(c.into_inner(), o, rel, src, diags)
-                })
-                .collect()
-        };
+    let nested = |list: Vec<Spanned<RawCondition>>,
+                  intents: &mut Vec<usize>,
+                  diags: &mut Vec<Diagnostic>|
+     -> Vec<Condition> {
+        list.into_iter()
+            .filter_map(|c| {
+                let o = c.span().start;
+                convert(c.into_inner(), o, rel, src, intents, diags)
+            })
+            .collect()
+    };
     let (all, any, not) = (raw.all, raw.any, raw.not);
     if let Some(p) = raw.phrases {
         let mut phrases = Vec::new();
@@ -411,7 +455,7 @@ fn convert(
                 ),
             }
         }
-        parts.push(Condition::Regex(compiled));
+        parts.push(Condition::Regex(RegexList::new(compiled)));
     }
     if let Some(list) = raw.decision {
         let mut ds = Vec::new();
@@ -491,16 +535,25 @@ fn convert(
     if let Some(b) = raw.holiday {
         parts.push(Condition::Holiday(b));
     }
+    if let Some(i) = raw.intent {
+        intents.push(i.span().start);
+        parts.push(Condition::Intent(parse_intent(
+            i.into_inner(),
+            rel,
+            src,
+            diags,
+        )));
+    }
     if let Some(list) = all {
-        parts.push(Condition::All(nested(list, diags)));
+        parts.push(Condition::All(nested(list, intents, diags)));
     }
     if let Some(list) = any {
-        let v = nested(list, diags);
+        let v = nested(list, intents, diags);
         parts.push(Condition::Any(v));
     }
     if let Some(c) = not {
         let o = c.span().start;
-        if let Some(c) = convert((*c).into_inner(), o, rel, src, diags) {
+        if let Some(c) = convert((*c).into_inner(), o, rel, src, intents, diags) {
             parts.push(Condition::Not(Box::new(c)));
         }
     }

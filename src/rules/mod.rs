@@ -11,21 +11,28 @@
 //! words they compare against in `phrase`.
 
 mod condition;
+mod examples;
+mod intent;
 mod load;
 mod phrase;
 
+pub(crate) use intent::IntentMatcher;
+pub use intent::{Example, Examples, IntentScore, DEFAULT_MARGIN, LISTS};
+
 use crate::lang::Lang;
 use crate::model::{Decision, Escalation, Priority};
-use condition::Condition;
-use phrase::Words;
+use condition::{Condition, Context};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Every rule of a data directory, sorted by priority (highest first).
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     queues: BTreeMap<String, String>,
+    /// Measures the similarity of a message to the rules' examples, once attached.
+    intents: Option<Arc<dyn IntentMatcher>>,
 }
 
 /// One rule.
@@ -40,6 +47,8 @@ pub struct Rule {
     /// The file it came from.
     pub file: PathBuf,
     when: Condition,
+    /// Example messages and counter-examples, for `intent` conditions.
+    pub examples: Examples,
     /// What the rule does when it matches.
     pub then: Actions,
 }
@@ -124,16 +133,27 @@ impl RuleSet {
         &self.queues
     }
 
+    /// True when some rule has examples or counter-examples.
+    pub fn has_examples(&self) -> bool {
+        self.rules.iter().any(|r| !r.examples.is_empty())
+    }
+
+    /// Attaches what measures the similarity of messages to the rules' examples; until
+    /// then no `intent` condition holds.
+    pub(crate) fn set_intent_matcher(&mut self, matcher: Arc<dyn IntentMatcher>) {
+        self.intents = Some(matcher);
+    }
+
     /// Runs every rule over `facts`.
     pub(crate) fn evaluate(&self, facts: &Facts<'_>) -> Outcome {
-        let words = Words::new(facts.normalized);
+        let cx = Context::new(facts, &self.rules, self.intents.as_deref());
         let mut out = Outcome::default();
         let mut raises = 0;
-        for rule in &self.rules {
-            if !rule.when.holds(facts, &words) {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.when.holds(&cx, i) {
                 continue;
             }
-            let why = rule.when.why(facts, &words);
+            let why = rule.when.why(&cx, i);
             let a = &rule.then;
             let mut did = Vec::new();
             if let Some((queue, priority)) = &a.escalate {

@@ -5,6 +5,7 @@
 use crate::text::romanized::{fold_greeklish, fold_telugu};
 use crate::text::{normalize, words};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 /// Which phrase list, and how its words are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,12 +24,44 @@ pub(super) struct Phrase {
     pub(super) list: &'static str,
 }
 
-/// The words of a message, in each form the phrase lists compare against.
+/// The words of a message, in each form the phrase lists compare against, with the hash of
+/// each form (every phrase condition looks its first words up by them).
 pub(super) struct Words<'a> {
     plain: Vec<&'a str>,
     greeklish: Vec<String>,
     telugu: Vec<String>,
+    /// Per list kind, per word: [`word_hash`] of the word in that form.
+    hashes: [Vec<u64>; 3],
 }
+
+/// The hash a word is indexed and looked up by: the standard hasher with its fixed keys, so
+/// a phrase's first word and a message's word hash alike.
+fn word_hash(word: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    word.hash(&mut h);
+    h.finish()
+}
+
+/// Hashes a `u64` that is already a hash by taking it as it is.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// First-word hash → phrases, without hashing the hash again.
+type ByHash = HashMap<u64, Vec<usize>, BuildHasherDefault<Prehashed>>;
 
 impl<'a> Words<'a> {
     pub(super) fn new(normalized: &'a str) -> Words<'a> {
@@ -41,10 +74,16 @@ impl<'a> Words<'a> {
         };
         let greeklish = fold(fold_greeklish);
         let telugu = fold(fold_telugu);
+        let hashes = [
+            plain.iter().map(|w| word_hash(w)).collect(),
+            greeklish.iter().map(|w| word_hash(w)).collect(),
+            telugu.iter().map(|w| word_hash(w)).collect(),
+        ];
         Words {
             plain,
             greeklish,
             telugu,
+            hashes,
         }
     }
 
@@ -86,21 +125,21 @@ impl Phrase {
 #[derive(Debug, Clone)]
 pub(super) struct PhraseIndex {
     pub(super) phrases: Vec<Phrase>,
-    /// Per list kind: exact first word → phrases starting with it.
-    by_first: [HashMap<String, Vec<usize>>; 3],
+    /// Per list kind: the hash of an exact first word → phrases starting with it.
+    by_first: [ByHash; 3],
     /// Phrases whose first word is a prefix (`δικηγορ*`).
     prefixed: Vec<usize>,
 }
 
 impl PhraseIndex {
     pub(super) fn new(phrases: Vec<Phrase>) -> PhraseIndex {
-        let mut by_first: [HashMap<String, Vec<usize>>; 3] = Default::default();
+        let mut by_first: [ByHash; 3] = Default::default();
         let mut prefixed = Vec::new();
         for (i, p) in phrases.iter().enumerate() {
             match p.words.first() {
                 Some((_, true)) => prefixed.push(i),
                 Some((w, false)) => by_first[p.kind() as usize]
-                    .entry(w.clone())
+                    .entry(word_hash(w))
                     .or_default()
                     .push(i),
                 None => {}
@@ -119,8 +158,8 @@ impl PhraseIndex {
             if index.is_empty() {
                 continue;
             }
-            for start in 0..w.plain.len() {
-                if let Some(list) = index.get(w.get(kind, start)) {
+            for (start, hash) in w.hashes[kind as usize].iter().enumerate() {
+                if let Some(list) = index.get(hash) {
                     if let Some(&i) = list.iter().find(|&&i| self.phrases[i].matches_at(w, start)) {
                         return Some(&self.phrases[i]);
                     }
