@@ -291,7 +291,7 @@ fn two_replicas_share_handoffs_hand_backs_and_fallback_counts_across_restarts() 
     assert_eq!(recorded["recorded"], true);
     // Every respond call since the restart (the replicas were killed, so what they had
     // not written yet may be lost; a graceful stop writes it).
-    let since_restart = 7;
+    let since_restart = 6;
     let mut replies: i64 = 0;
     wait_for("the log rows", Duration::from_secs(10), || {
         replies = client
