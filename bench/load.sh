@@ -104,6 +104,10 @@ request = function()
 end
 LUA
 
+# A field of wrk's latency distribution (50%, 99%) and requests/s, from a saved run.
+field() { awk -v k="$2" '$1 == k { print $2; exit }' "$work/$1.txt"; }
+rps() { awk '/^Requests\/sec:/ { print $2 }' "$work/$1.txt"; }
+
 run() {
   local name=$1
   shift
@@ -125,8 +129,6 @@ if [ "$MODE" = log ]; then
     run "$variant" -s "$work/respond.lua" "http://$ADDR"
     stop_server
   done
-  field() { awk -v k="$2" '$1 == k { print $2; exit }' "$work/$1.txt"; }
-  rps() { awk '/^Requests\/sec:/ { print $2 }' "$work/$1.txt"; }
   printf '\n%-10s %12s %10s %10s\n' log "requests/s" p50 p99
   for variant in log-off log-on; do
     printf '%-10s %12s %10s %10s\n' "$variant" "$(rps $variant)" "$(field $variant 50%)" "$(field $variant 99%)"
@@ -146,7 +148,7 @@ if [ "$MODE" = state ]; then
   schema="sahaya_bench_$$"
   psql -q "$PG_URL" -c "CREATE SCHEMA $schema" >/dev/null
   trap 'psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1; cleanup' EXIT
-  printf '[state]\nsessions = "memory"\n' >"$work/memory.toml"
+  printf '[state]\nsessions = "memory"\npath = "%s"\n' "$work/memory.db" >"$work/memory.toml"
   printf '[state]\npath = "%s"\n' "$work/state.db" >"$work/sqlite.toml"
   printf '[state]\nurl = "%s%soptions=-csearch_path%%3D%s"\n' "$PG_URL" \
     "$(case $PG_URL in *\?*) echo '&' ;; *) echo '?' ;; esac)" "$schema" >"$work/postgres.toml"
@@ -156,8 +158,6 @@ if [ "$MODE" = state ]; then
     run "$backend" -s "$work/sessions.lua" "http://$ADDR"
     stop_server
   done
-  field() { awk -v k="$2" '$1 == k { print $2; exit }' "$work/$1.txt"; }
-  rps() { awk '/^Requests\/sec:/ { print $2 }' "$work/$1.txt"; }
   m_rps=$(rps memory)
   printf '\n%-12s %12s %10s %10s %12s\n' sessions "requests/s" p50 p99 "vs memory"
   for backend in memory sqlite postgres; do
@@ -174,8 +174,6 @@ wrk -t1 -c4 -d2s -s "$work/respond.lua" "http://$ADDR" >/dev/null
 run healthz "http://$ADDR/healthz"
 run respond -s "$work/respond.lua" "http://$ADDR"
 
-field() { awk -v k="$2" '$1 == k { print $2; exit }' "$work/$1.txt"; }
-rps() { awk '/^Requests\/sec:/ { print $2 }' "$work/$1.txt"; }
 
 h_rps=$(rps healthz)
 r_rps=$(rps respond)
