@@ -492,6 +492,25 @@ Date: Wed, 25 Nov 2026 19:00:00 +0000\r\n\
 Content-Type: text/plain; charset=utf-8\r\n\r\n\
 Hello, where is my parcel? The tracking number is NV1234567890GR.\r\n";
 
+/// `sahaya mail` with the state database at `url`, `mail` on its standard input.
+fn sahaya_mail(url: &str, mail: &str) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sahaya"))
+        .args(["--data", root().to_str().unwrap(), "mail"])
+        .env("SAHAYA_STATE_URL", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(mail.as_bytes())
+        .unwrap();
+    child
+}
+
 #[test]
 fn mail_on_two_hosts_for_one_sender_replies_exactly_once() {
     let Some(schema) = Schema::new("mail") else {
@@ -502,25 +521,7 @@ fn mail_on_two_hosts_for_one_sender_replies_exactly_once() {
         let mail = MAIL
             .replace("SENDER", &sender)
             .replace("MSGID", &format!("m{round}"));
-        let hosts: Vec<Child> = (0..2)
-            .map(|_| {
-                let mut child = Command::new(env!("CARGO_BIN_EXE_sahaya"))
-                    .args(["--data", root().to_str().unwrap(), "mail"])
-                    .env("SAHAYA_STATE_URL", schema.url())
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(mail.as_bytes())
-                    .unwrap();
-                child
-            })
-            .collect();
+        let hosts: Vec<Child> = (0..2).map(|_| sahaya_mail(&schema.url(), &mail)).collect();
         let outs: Vec<_> = hosts
             .into_iter()
             .map(|c| c.wait_with_output().unwrap())
@@ -554,21 +555,7 @@ fn mail_with_the_database_down_asks_the_mta_to_retry() {
     let mail = MAIL
         .replace("SENDER", "x@example.org")
         .replace("MSGID", "down");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sahaya"))
-        .args(["--data", root().to_str().unwrap(), "mail"])
-        .env("SAHAYA_STATE_URL", &url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(mail.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = sahaya_mail(&url, &mail).wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{err}");
     assert!(out.stdout.is_empty());

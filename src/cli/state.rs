@@ -54,6 +54,25 @@ fn mail_config(data: &std::path::Path, config: Option<PathBuf>) -> Result<MailSe
     Ok(MailSettings { mail, state, log })
 }
 
+impl MailSettings {
+    /// The state database to open and, when it is SQLite, its file: `--db` names a SQLite
+    /// file and wins over `[state]`; else `[state]` (and SAHAYA_STATE_URL) decide, as for
+    /// the server.
+    fn state_target(
+        &self,
+        data: &std::path::Path,
+        db: Option<PathBuf>,
+    ) -> (sahaya::store::StateConfig, PathBuf) {
+        let state = match db {
+            Some(_) => sahaya::store::StateConfig::default(),
+            None => self.state.clone().with_env(),
+        };
+        let db = db
+            .unwrap_or_else(|| state.sqlite_path(data, std::path::Path::new(&self.mail.database)));
+        (state, db)
+    }
+}
+
 pub(super) fn mail(
     data: &std::path::Path,
     db: Option<PathBuf>,
@@ -63,17 +82,9 @@ pub(super) fn mail(
     use sahaya::channel::mail::{auto_reply, Outcome};
     use std::io::Write;
     const MAX_MAIL_BYTES: u64 = 25 * 1024 * 1024;
-    let MailSettings {
-        mail: cfg,
-        state: state_cfg,
-        log: log_cfg,
-    } = mail_config(data, config)?;
-    // `--db` names a SQLite file and wins over `[state]`; else `[state]` (and
-    // SAHAYA_STATE_URL) decide, as for the server.
-    let state_cfg = match db {
-        Some(_) => sahaya::store::StateConfig::default(),
-        None => state_cfg.with_env(),
-    };
+    let settings = mail_config(data, config)?;
+    let (state_cfg, db) = settings.state_target(data, db);
+    let (cfg, log_cfg) = (&settings.mail, settings.log);
     let mut raw = Vec::new();
     std::io::stdin()
         .take(MAX_MAIL_BYTES + 1)
@@ -84,7 +95,6 @@ pub(super) fn mail(
     }
     let engine =
         Engine::load(data).with_context(|| format!("loading content from {}", data.display()))?;
-    let db = db.unwrap_or_else(|| state_cfg.sqlite_path(data, std::path::Path::new(&cfg.database)));
     let store = match state_cfg.open(&db) {
         Ok(state) => state.store,
         Err(e @ sahaya::store::StateError::Sqlite { .. }) => {
@@ -94,7 +104,7 @@ pub(super) fn mail(
         Err(e) => return Err(e.into()),
     };
     let now = chrono::Utc::now();
-    let outcome = auto_reply(&engine, &*store, &cfg, &raw, sender, now);
+    let outcome = auto_reply(&engine, &*store, cfg, &raw, sender, now);
     if outcome.is_ok() {
         // Old rows go as new mail comes in; the memory is kept at least as long as the
         // interval.
@@ -173,16 +183,7 @@ pub(super) fn report(
         ),
         None => None,
     };
-    let MailSettings {
-        mail: cfg,
-        state: state_cfg,
-        ..
-    } = mail_config(data, config)?;
-    let state_cfg = match db {
-        Some(_) => sahaya::store::StateConfig::default(),
-        None => state_cfg.with_env(),
-    };
-    let db = db.unwrap_or_else(|| state_cfg.sqlite_path(data, std::path::Path::new(&cfg.database)));
+    let (state_cfg, db) = mail_config(data, config)?.state_target(data, db);
     if state_cfg.url.is_none() && !db.exists() {
         bail!(
             "no state database at {}: run `sahaya serve` first, or give --db",

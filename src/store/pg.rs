@@ -153,6 +153,15 @@ impl PgStore {
         Ok(conn)
     }
 
+    /// Runs one statement on a pooled connection; the rows it touched.
+    fn exec(
+        &self,
+        sql: &str,
+        params: &[&(dyn ::postgres::types::ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        self.conn()?.execute(sql, params).map_err(db_err)
+    }
+
     /// Every outbox row, oldest first: delivered, waiting and given up.
     pub fn outbox(&self) -> Result<Vec<OutboxRecord>, Error> {
         let rows = self
@@ -221,26 +230,20 @@ impl SessionBackend for PgStore {
     }
 
     fn purge_idle(&self, seen_before: i64) -> Result<usize, Error> {
-        let n = self
-            .conn()?
-            .execute(
-                "DELETE FROM sahaya_session WHERE seen_at < $1",
-                &[&seen_before],
-            )
-            .map_err(db_err)?;
+        let n = self.exec(
+            "DELETE FROM sahaya_session WHERE seen_at < $1",
+            &[&seen_before],
+        )?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     fn trim(&self, keep: usize) -> Result<usize, Error> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let n = self
-            .conn()?
-            .execute(
-                "DELETE FROM sahaya_session WHERE key IN
+        let n = self.exec(
+            "DELETE FROM sahaya_session WHERE key IN
                      (SELECT key FROM sahaya_session ORDER BY seen_at DESC OFFSET $1)",
-                &[&keep],
-            )
-            .map_err(db_err)?;
+            &[&keep],
+        )?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -297,14 +300,11 @@ impl Store for PgStore {
     }
 
     fn first_delivery(&self, key: &str, now: i64) -> Result<bool, Error> {
-        let n = self
-            .conn()?
-            .execute(
-                "INSERT INTO sahaya_delivery (key, seen_at) VALUES ($1, $2)
+        let n = self.exec(
+            "INSERT INTO sahaya_delivery (key, seen_at) VALUES ($1, $2)
                  ON CONFLICT (key) DO NOTHING",
-                &[&key, &now],
-            )
-            .map_err(db_err)?;
+            &[&key, &now],
+        )?;
         Ok(n == 1)
     }
 
@@ -411,42 +411,34 @@ impl Store for PgStore {
     }
 
     fn delivered(&self, id: i64) -> Result<(), Error> {
-        self.conn()?
-            .execute(
-                "UPDATE sahaya_outbox SET delivered_at = extract(epoch from now())::bigint
+        self.exec(
+            "UPDATE sahaya_outbox SET delivered_at = extract(epoch from now())::bigint
                  WHERE id = $1",
-                &[&id],
-            )
-            .map_err(db_err)?;
+            &[&id],
+        )?;
         Ok(())
     }
 
     fn failed(&self, id: i64, retry_at: i64, error: &str) -> Result<(), Error> {
-        self.conn()?
-            .execute(
-                "UPDATE sahaya_outbox SET attempts = attempts + 1, next_at = $2, last_error = $3
+        self.exec(
+            "UPDATE sahaya_outbox SET attempts = attempts + 1, next_at = $2, last_error = $3
                  WHERE id = $1",
-                &[&id, &retry_at, &error],
-            )
-            .map_err(db_err)?;
+            &[&id, &retry_at, &error],
+        )?;
         Ok(())
     }
 
     fn forget_delivery(&self, key: &str) -> Result<(), Error> {
-        self.conn()?
-            .execute("DELETE FROM sahaya_delivery WHERE key = $1", &[&key])
-            .map_err(db_err)?;
+        self.exec("DELETE FROM sahaya_delivery WHERE key = $1", &[&key])?;
         Ok(())
     }
 
     fn gave_up(&self, id: i64, now: i64, error: &str) -> Result<(), Error> {
-        self.conn()?
-            .execute(
-                "UPDATE sahaya_outbox SET attempts = attempts + 1, last_error = $3, gave_up_at = $2
+        self.exec(
+            "UPDATE sahaya_outbox SET attempts = attempts + 1, last_error = $3, gave_up_at = $2
                  WHERE id = $1",
-                &[&id, &now, &error],
-            )
-            .map_err(db_err)?;
+            &[&id, &now, &error],
+        )?;
         Ok(())
     }
 
