@@ -395,6 +395,7 @@ impl Engine {
             decision: plan.action.decision(),
             lang: plan.lang,
             formality: plan.formality,
+            formality_reason: plan.formality_reason,
             text,
             answer_id: plan.action.topic().map(|t| t.id.clone()),
             confidence: plan.confidence,

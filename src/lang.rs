@@ -148,6 +148,79 @@ impl Formality {
     }
 }
 
+/// Why a reply is in its register: what the customer or the settings asked for, or what
+/// made it formal whatever was asked (complaints and escalations are always formal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FormalityReason {
+    /// The customer asked for it in words («μπορούμε να μιλάμε στον ενικό;»).
+    Asked,
+    /// Asked earlier in the conversation.
+    Conversation,
+    /// The request's `formality` field.
+    Request,
+    /// The channel's default (`[engine.formality_by_channel]`).
+    Channel,
+    /// The language's default (`[engine.formality_by_lang]`).
+    Language,
+    /// Nothing asked: formal.
+    Default,
+    /// The conversation goes to a person.
+    Escalation,
+    /// A rule asks for the formal register.
+    Rule,
+    /// A complaint: the best topic is tagged `problem`.
+    Complaint,
+    /// The message is written in capitals (raised voice).
+    Shouting,
+}
+
+impl FormalityReason {
+    /// The reason as it appears in the reply JSON (`formality_reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormalityReason::Asked => "asked",
+            FormalityReason::Conversation => "conversation",
+            FormalityReason::Request => "request",
+            FormalityReason::Channel => "channel",
+            FormalityReason::Language => "language",
+            FormalityReason::Default => "default",
+            FormalityReason::Escalation => "escalation",
+            FormalityReason::Rule => "rule",
+            FormalityReason::Complaint => "complaint",
+            FormalityReason::Shouting => "shouting",
+        }
+    }
+
+    /// The reason in words, for the trace.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FormalityReason::Asked => "the customer asked for it",
+            FormalityReason::Conversation => "asked earlier in the conversation",
+            FormalityReason::Request => "the request's formality",
+            FormalityReason::Channel => "the channel's default",
+            FormalityReason::Language => "the language's default",
+            FormalityReason::Default => "nothing asked",
+            FormalityReason::Escalation => "escalation",
+            FormalityReason::Rule => "a rule says so",
+            FormalityReason::Complaint => "a complaint",
+            FormalityReason::Shouting => "a message in capitals",
+        }
+    }
+
+    /// True when the register was imposed, whatever the customer asked for.
+    pub fn imposed(self) -> bool {
+        matches!(
+            self,
+            FormalityReason::Escalation
+                | FormalityReason::Rule
+                | FormalityReason::Complaint
+                | FormalityReason::Shouting
+        )
+    }
+}
+
 impl FromStr for Formality {
     type Err = crate::error::Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -99,8 +99,8 @@ pub use engine::{check, Engine};
 pub use error::{Diagnostic, Error, ErrorKind, RequestError, Severity};
 pub use knowledge::{COMPLAINT_TAG, OUT_OF_SCOPE, SMALLTALK_TAG};
 pub use model::{
-    Channel, Customer, Decision, Escalation, Formality, Lang, Message, Priority, Reply, Request,
-    Suggestion, MAX_TEXT_BYTES,
+    Channel, Customer, Decision, Escalation, Formality, FormalityReason, Lang, Message, Priority,
+    Reply, Request, Suggestion, MAX_TEXT_BYTES,
 };
 pub use text::Script;
 

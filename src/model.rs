@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-pub use crate::lang::{Formality, Lang};
+pub use crate::lang::{Formality, FormalityReason, Lang};
 
 /// Longest message [`Message::validate`] accepts, in bytes; `respond` looks only at its start.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -545,6 +545,10 @@ impl Escalation {
     }
 }
 
+fn default_reason() -> FormalityReason {
+    FormalityReason::Default
+}
+
 /// The reply to a message; serializes to the JSON of the HTTP API and `ask --json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -555,6 +559,10 @@ pub struct Reply {
     pub lang: Lang,
     /// The register of `text`.
     pub formality: Formality,
+    /// Why that register: asked, a default, or imposed (escalation, rule, complaint,
+    /// shouting: always formal).
+    #[serde(default = "default_reason")]
+    pub formality_reason: FormalityReason,
     /// The whole reply to send.
     pub text: String,
     /// The answered topic, for `answer`.

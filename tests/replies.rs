@@ -8,7 +8,7 @@
 mod common;
 
 use common::register_problems;
-use sahaya::{Customer, Decision, Engine, Formality, Message, Reply};
+use sahaya::{Customer, Decision, Engine, Formality, FormalityReason, Message, Reply};
 use std::fmt::Write;
 use std::sync::OnceLock;
 
@@ -128,6 +128,26 @@ fn golden_replies() {
                     }
                     if *situation == "complaint" && r.formality != Formality::Formal {
                         failures.push(format!("{label}: a complaint answered informally"));
+                    }
+                    // The reply says why it is formal whatever was asked.
+                    let imposed = match *situation {
+                        "complaint" => Some(FormalityReason::Complaint),
+                        s if s.starts_with("escalate") => Some(FormalityReason::Escalation),
+                        _ => None,
+                    };
+                    if let Some(why) = imposed.filter(|_| formality == Formality::Informal) {
+                        if r.formality_reason != why {
+                            failures.push(format!(
+                                "{label}: formality_reason {:?}, not {why:?}",
+                                r.formality_reason
+                            ));
+                        }
+                    }
+                    if imposed.is_none() && r.formality_reason != FormalityReason::Request {
+                        failures.push(format!(
+                            "{label}: formality_reason {:?} for the register the request asked",
+                            r.formality_reason
+                        ));
                     }
                     let problems =
                         register_problems(l.code, r.formality == Formality::Formal, &r.text);

@@ -24,7 +24,7 @@ use crate::calibrate::Calibration;
 use crate::config::{Config, Thresholds};
 use crate::hours::{Calendar, Region, Status};
 use crate::knowledge::{KnowledgeBase, Topic, COMPLAINT_TAG, OUT_OF_SCOPE, SMALLTALK_TAG};
-use crate::model::{Decision, Escalation, Formality, Lang, Request, Suggestion};
+use crate::model::{Decision, Escalation, Formality, FormalityReason, Lang, Request, Suggestion};
 use crate::retrieve::Scored;
 use crate::rules::{Facts, RuleSet};
 use crate::session::Session;
@@ -152,6 +152,8 @@ pub(crate) struct Plan<'a> {
     pub action: Action<'a>,
     pub lang: Lang,
     pub formality: Formality,
+    /// Why that register.
+    pub formality_reason: FormalityReason,
     /// Confidence of the best match.
     pub confidence: f32,
     /// Labels of the rules that matched.
@@ -194,6 +196,7 @@ pub(crate) fn decide<'a>(
             action: Action::Waiting(esc),
             lang,
             formality: Formality::Formal,
+            formality_reason: FormalityReason::Escalation,
             confidence: 0.0,
             tags: Vec::new(),
             hours: None,
@@ -319,46 +322,58 @@ pub(crate) fn decide<'a>(
             f.as_str()
         ));
     }
-    let asked = found
-        .asked_in_text
-        .or(session.formality)
-        .or(request.formality)
-        .or_else(|| {
-            request
-                .channel
-                .and_then(|c| {
-                    policy
-                        .config
-                        .formality_by_channel
-                        .get(&c.to_ascii_lowercase())
-                })
+    // Where the customer's register comes from, first found first.
+    let channel_default = || {
+        request.channel.and_then(|c| {
+            policy
+                .config
+                .formality_by_channel
+                .get(&c.to_ascii_lowercase())
                 .copied()
         })
-        .or_else(|| policy.config.formality_by_lang.get(&lang).copied())
-        .unwrap_or_default();
+    };
+    let (asked, asked_because) = [
+        (found.asked_in_text, FormalityReason::Asked),
+        (session.formality, FormalityReason::Conversation),
+        (request.formality, FormalityReason::Request),
+        (channel_default(), FormalityReason::Channel),
+        (
+            policy.config.formality_by_lang.get(&lang).copied(),
+            FormalityReason::Language,
+        ),
+    ]
+    .into_iter()
+    .find_map(|(f, why)| f.map(|f| (f, why)))
+    .unwrap_or((Formality::default(), FormalityReason::Default));
     let escalating = outcome.escalation.is_some();
-    // A complaint is a message about a topic tagged `problem` (delayed, lost, damaged …).
+    // A complaint is a message about a topic tagged `problem` (delayed, lost, damaged …);
+    // a message in capitals is raised voice, whatever it is about.
     let complaint = best_topic.is_some_and(|t| t.has_tag(COMPLAINT_TAG));
     let formal_because = if escalating {
-        Some("escalation")
+        Some(FormalityReason::Escalation)
     } else if outcome.formal {
-        Some("a rule says so")
+        Some(FormalityReason::Rule)
     } else if complaint {
-        Some("a complaint")
+        Some(FormalityReason::Complaint)
+    } else if crate::rules::is_shouting(request.text) {
+        Some(FormalityReason::Shouting)
     } else {
         None
     };
-    let formality = match formal_because {
+    let (formality, formality_reason) = match formal_because {
         Some(why) => {
-            if asked != Formality::Formal {
+            if asked == Formality::Formal {
+                trace.push(format!("register: formal ({})", why.describe()));
+            } else {
                 trace.push(format!(
-                    "register: formal ({why}), though {} was asked",
+                    "register: formal ({}), though {} was asked",
+                    why.describe(),
                     asked.as_str()
                 ));
             }
-            Formality::Formal
+            (Formality::Formal, why)
         }
-        None => asked,
+        None => (asked, asked_because),
     };
 
     // The conversation's memory.
@@ -410,6 +425,7 @@ pub(crate) fn decide<'a>(
         action,
         lang,
         formality,
+        formality_reason,
         confidence: round3(confidence),
         tags: outcome.tags,
         hours,

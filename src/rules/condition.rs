@@ -2,6 +2,7 @@
 
 use super::intent::{IntentCondition, IntentMatcher, IntentScore};
 use super::phrase::{is_shouting, PhraseIndex, Words};
+use super::signals::Signal;
 use super::{Facts, Rule};
 use crate::lang::Lang;
 use crate::model::Decision;
@@ -72,6 +73,8 @@ pub(super) enum Condition {
     Open(bool),
     Holiday(bool),
     Intent(IntentCondition),
+    /// Any of these structured signals.
+    Signal(Vec<Signal>),
 }
 
 impl Condition {
@@ -105,6 +108,7 @@ impl Condition {
             Open(b) => f.open == *b,
             Holiday(b) => f.holiday == *b,
             Intent(c) => c.holds(&cx.intent(rule)),
+            Signal(list) => list.iter().any(|s| s.find(f.normalized).is_some()),
         }
     }
 
@@ -149,6 +153,10 @@ impl Condition {
             Open(_) => out.write_str("open"),
             Holiday(_) => out.write_str("holiday"),
             Intent(c) => write!(out, "intent ≥ {}", c.min),
+            Signal(list) => {
+                let names: Vec<&str> = list.iter().map(|s| s.name()).collect();
+                write!(out, "signal {}", names.join("|"))
+            }
         }
     }
 }
@@ -260,6 +268,10 @@ impl<'a> fmt::Display for Why<'a> {
             } else {
                 "not a holiday"
             }),
+            Signal(list) => match list.iter().find_map(|s| s.find(f.normalized)) {
+                Some(evidence) => write!(out, "{evidence}"),
+                None => Ok(()),
+            },
             Intent(_) => {
                 let s = cx.intent(rule);
                 let examples = &cx.rules[rule].examples;
@@ -280,7 +292,10 @@ impl<'a> fmt::Display for Why<'a> {
 mod tests {
     use super::*;
     use crate::rules::tests::{rules, run};
+    use crate::rules::RuleSet;
     use crate::text::normalize;
+    use std::collections::BTreeSet;
+    use std::path::Path;
 
     #[test]
     fn all_any_not_combine() {
@@ -393,6 +408,53 @@ formal = true
         assert_eq!(
             out.trace[0],
             "rule combo (priority 5): phrase «x ray» (en) → escalate to support (normal)"
+        );
+    }
+
+    #[test]
+    fn signals_are_conditions_with_their_evidence_in_the_trace() {
+        let set = rules(
+            r#"
+[[rule]]
+id = "dispute"
+[rule.when]
+signal = ["money_mismatch", "contact_count"]
+[rule.then]
+escalate = { queue = "support" }
+"#,
+        );
+        let out = run(
+            &set,
+            "paid 30 euros at the shop although the website said 22 euros",
+        );
+        assert!(out.escalation.is_some());
+        assert!(
+            out.trace
+                .iter()
+                .any(|t| t.contains("signal money_mismatch («30» against «22»)")),
+            "{:?}",
+            out.trace
+        );
+        let out = run(&set, "I rang your office four times on Friday");
+        assert!(out.trace.iter().any(|t| t.contains("signal contact_count")));
+        assert!(run(&set, "what does a 2kg parcel to Chennai cost?")
+            .escalation
+            .is_none());
+
+        let (_, diags) = RuleSet::parse(
+            Path::new("rules/s.toml"),
+            "[[rule]]\nid = \"s\"\n[rule.when]\nsignal = \"moneys\"\n[rule.then]\nformal = true\n",
+            &[],
+            &BTreeSet::new(),
+        );
+        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("rules/s.toml:4:10: error:")
+                    && l.contains("unknown signal `moneys`")
+                    && l.contains("money_mismatch, contact_count")),
+            "{lines:#?}"
         );
     }
 }

@@ -3,6 +3,7 @@
 //! mistake.
 
 use super::intent::{Example, Examples, IntentCondition, DEFAULT_MARGIN};
+use super::Rule;
 use crate::error::Diagnostic;
 use serde::Deserialize;
 use serde_spanned::Spanned;
@@ -76,7 +77,9 @@ pub(super) fn parse_intent(
 
 /// The examples and counter-examples of rule `id`, checked: no empty list or example, no
 /// example twice, no example that is also a counter-example, examples for every `intent`
-/// condition (at `intents`), and a warning for examples no condition uses.
+/// condition (at `intents`), and warnings for examples no condition uses and for examples
+/// that share most of their words with a counter-example. Returns the examples and where
+/// each positive one is in `src`.
 pub(super) fn check_examples(
     id: &str,
     examples: Option<Spanned<RawLists>>,
@@ -85,8 +88,11 @@ pub(super) fn check_examples(
     rel: &Path,
     src: &str,
     diags: &mut Vec<Diagnostic>,
-) -> Examples {
+) -> (Examples, Vec<usize>) {
     let mut out = Examples::default();
+    let mut positive_at = Vec::new();
+    // Word sets of the counter-examples, with where each is, to warn of near overlaps.
+    let mut words_of: Vec<(bool, Vec<String>, usize, String)> = Vec::new();
     let at = |offset: usize| {
         let (line, col) = crate::error::line_col(src, offset);
         format!("{}:{line}:{col}", rel.display())
@@ -156,7 +162,30 @@ pub(super) fn check_examples(
                     continue;
                 }
                 seen.insert((positive, joined), offset);
+                let set = word_set(&normalized);
+                if let Some((_, _, other, other_text)) = words_of
+                    .iter()
+                    .find(|(p, w, _, _)| *p != positive && overlap(w, &set) >= NEAR)
+                {
+                    diags.push(
+                        Diagnostic::error_at(
+                            rel,
+                            src,
+                            offset,
+                            format!(
+                                "{key}.{list} {text:?} shares most of its words with {other_text:?} of rule `{id}`, on the other side"
+                            ),
+                        )
+                        .with_hint(format!(
+                            "at {}; the two pull the rule both ways: reword one or drop it",
+                            at(*other)
+                        ))
+                        .warning(),
+                    );
+                }
+                words_of.push((positive, set, offset, text.clone()));
                 let into = if positive {
+                    positive_at.push(offset);
                     &mut out.positive
                 } else {
                     &mut out.negative
@@ -192,7 +221,71 @@ pub(super) fn check_examples(
             );
         }
     }
-    out
+    (out, positive_at)
+}
+
+/// Word overlap at or above which two examples say nearly the same.
+pub(super) const NEAR: f32 = 0.6;
+
+/// The distinct words of a normalized text, sorted.
+pub(super) fn word_set(normalized: &str) -> Vec<String> {
+    let mut w: Vec<String> = crate::text::words(normalized).map(str::to_string).collect();
+    w.sort_unstable();
+    w.dedup();
+    w
+}
+
+/// Shared words over all the words of both (Jaccard) of two sorted word sets.
+pub(super) fn overlap(a: &[String], b: &[String]) -> f32 {
+    let shared = a.iter().filter(|w| b.binary_search(w).is_ok()).count();
+    let all = a.len() + b.len() - shared;
+    if all == 0 {
+        0.0
+    } else {
+        shared as f32 / all as f32
+    }
+}
+
+/// Warns of each example of `rule` that shares most of its words with an example of an
+/// earlier rule: the two rules then compete for the same messages. Adds the rule's examples
+/// to `earlier`.
+pub(super) fn warn_shared_examples(
+    rule: &Rule,
+    rel: &Path,
+    src: &str,
+    earlier: &mut Vec<(String, Vec<String>, String, String)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut mine = Vec::new();
+    for (example, &offset) in rule.examples.positive.iter().zip(&rule.example_at) {
+        let set = word_set(&crate::text::normalize(&example.text));
+        let close = earlier
+            .iter()
+            .find(|(id, words, _, _)| *id != rule.id && overlap(words, &set) >= NEAR);
+        if let Some((other, _, text, at)) = close {
+            diags.push(
+                Diagnostic::error_at(
+                    rel,
+                    src,
+                    offset,
+                    format!(
+                        "example {:?} of rule `{}` shares most of its words with {text:?}, an example of rule `{other}`",
+                        example.text, rule.id
+                    ),
+                )
+                .with_hint(format!("at {at}; reword one so each rule keeps its own meaning"))
+                .warning(),
+            );
+        }
+        let (line, col) = crate::error::line_col(src, offset);
+        mine.push((
+            rule.id.clone(),
+            set,
+            example.text.clone(),
+            format!("{}:{line}:{col}", rel.display()),
+        ));
+    }
+    earlier.extend(mine);
 }
 
 #[cfg(test)]
@@ -272,5 +365,50 @@ en = ["an unused example"]
             set.rules()[0].examples.positive[0].text,
             "an unused example"
         );
+    }
+
+    #[test]
+    fn near_examples_are_warned_of() {
+        let src = r#"[[rule]]
+id = "a"
+[rule.when]
+intent = { min = 0.6 }
+[rule.then]
+formal = true
+[rule.examples]
+en = ["my card was charged two times for one label"]
+[rule.counter_examples]
+en = ["my card was charged for one label"]
+
+[[rule]]
+id = "b"
+[rule.when]
+intent = { min = 0.6 }
+[rule.then]
+formal = true
+[rule.examples]
+en = ["was my card charged two times for one label"]
+"#;
+        let (_, diags) = RuleSet::parse(Path::new("rules/x.toml"), src, &[], &BTreeSet::new());
+        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("rules/x.toml:10:7: warning:")
+                    && l.contains("shares most of its words")
+                    && l.contains("rules/x.toml:8:7")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("rules/x.toml:19:7: warning:")
+                    && l.contains("an example of rule `a`")),
+            "{lines:#?}"
+        );
+        // Warnings only: both rules load.
+        assert!(diags
+            .iter()
+            .all(|d| d.severity == crate::error::Severity::Warning));
     }
 }

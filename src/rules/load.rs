@@ -1,14 +1,11 @@
 //! Reading rules: `rules/*.toml` and `rules/queues.toml`, with a diagnostic for every
 //! mistake, and the conversion of each `when` table to a [`Condition`].
 
-use super::condition::{Condition, RegexList};
-use super::examples::{check_examples, parse_intent, RawIntent, RawLists};
-use super::phrase::{parse_phrase, PhraseIndex};
+use super::examples::{check_examples, warn_shared_examples, RawLists};
+use super::when::{convert, RawCondition, CONDITION_KEYS};
 use super::{Actions, Rule, RuleSet};
 use crate::error::{content_files, Depth, Diagnostic, Severity};
-use crate::lang::Lang;
-use crate::model::{Decision, Priority};
-use regex::RegexBuilder;
+use crate::model::Priority;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -48,6 +45,8 @@ impl RuleSet {
         };
         let mut rules: Vec<Rule> = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
+        // Every example so far: rule, words, text, where.
+        let mut examples: Vec<(String, Vec<String>, String, String)> = Vec::new();
         for file in files {
             let rel = PathBuf::from("rules").join(file.file_name().unwrap_or_default());
             let src = match crate::error::read_content(&file, &rel) {
@@ -73,6 +72,7 @@ impl RuleSet {
                     continue;
                 }
                 seen.insert(rule.id.clone(), format!("{}:{line}:{col}", rel.display()));
+                warn_shared_examples(&rule, &rel, &src, &mut examples, &mut diags);
                 rules.push(rule);
             }
         }
@@ -99,10 +99,14 @@ impl RuleSet {
             .map(|q| (q.to_string(), String::new()))
             .collect();
         let mut diags = Vec::new();
+        let mut examples = Vec::new();
         let mut rules: Vec<Rule> = parse_rules(rel, src, &queues, messages, &mut diags)
             .into_iter()
             .map(|(r, _)| r)
             .collect();
+        for rule in &rules {
+            warn_shared_examples(rule, rel, src, &mut examples, &mut diags);
+        }
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         (
             RuleSet {
@@ -160,42 +164,6 @@ struct RawRule {
     counter_examples: Option<Spanned<RawLists>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawPhrases {
-    en: Option<Vec<Spanned<String>>>,
-    el: Option<Vec<Spanned<String>>>,
-    te: Option<Vec<Spanned<String>>>,
-    el_latn: Option<Vec<Spanned<String>>>,
-    te_latn: Option<Vec<Spanned<String>>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawCondition {
-    all: Option<Vec<Spanned<RawCondition>>>,
-    any: Option<Vec<Spanned<RawCondition>>>,
-    not: Option<Box<Spanned<RawCondition>>>,
-    phrases: Option<RawPhrases>,
-    regex: Option<Spanned<toml::Value>>,
-    decision: Option<Vec<Spanned<String>>>,
-    confidence_below: Option<Spanned<f64>>,
-    confidence_above: Option<Spanned<f64>>,
-    topic: Option<Vec<String>>,
-    topic_tag: Option<Vec<String>>,
-    lang: Option<Vec<Spanned<String>>>,
-    channel: Option<Vec<String>>,
-    tier: Option<Vec<String>>,
-    region: Option<Vec<String>>,
-    fallbacks_in_a_row: Option<Spanned<u32>>,
-    turns_at_least: Option<u32>,
-    escalated_before: Option<bool>,
-    shouting: Option<bool>,
-    open: Option<bool>,
-    holiday: Option<bool>,
-    intent: Option<Spanned<RawIntent>>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEscalate {
@@ -224,8 +192,6 @@ struct RawActions {
     #[serde(default)]
     stop: bool,
 }
-
-const CONDITION_KEYS: &str = "phrases, regex, intent, decision, confidence_below, confidence_above, topic, topic_tag, lang, channel, tier, region, fallbacks_in_a_row, turns_at_least, escalated_before, shouting, open, holiday, all, any, not";
 
 fn parse_rules(
     rel: &Path,
@@ -283,7 +249,7 @@ fn parse_rules(
             &mut intents,
             diags,
         );
-        let examples = check_examples(
+        let (examples, example_at) = check_examples(
             &id,
             r.examples,
             r.counter_examples,
@@ -366,6 +332,7 @@ fn parse_rules(
                     priority: r.priority,
                     reason: r.reason,
                     file: rel.to_path_buf(),
+                    example_at,
                     when: cond,
                     examples,
                     then,
@@ -375,202 +342,6 @@ fn parse_rules(
         }
     }
     out
-}
-
-/// The condition of a `when` table. The offset of every `intent` key in it is added to
-/// `intents`, to check that the rule has examples.
-fn convert(
-    raw: RawCondition,
-    offset: usize,
-    rel: &Path,
-    src: &str,
-    intents: &mut Vec<usize>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Condition> {
-    let before = diags.len();
-    let mut err = |offset: usize, msg: String| {
-        diags.push(Diagnostic::error_at(rel, src, offset, msg));
-    };
-    let mut parts = Vec::new();
-    let nested = |list: Vec<Spanned<RawCondition>>,
-                  intents: &mut Vec<usize>,
-                  diags: &mut Vec<Diagnostic>|
-     -> Vec<Condition> {
-        list.into_iter()
-            .filter_map(|c| {
-                let o = c.span().start;
-                convert(c.into_inner(), o, rel, src, intents, diags)
-            })
-            .collect()
-    };
-    let (all, any, not) = (raw.all, raw.any, raw.not);
-    if let Some(p) = raw.phrases {
-        let mut phrases = Vec::new();
-        for (list, items) in [
-            ("en", p.en),
-            ("el", p.el),
-            ("te", p.te),
-            ("el_latn", p.el_latn),
-            ("te_latn", p.te_latn),
-        ] {
-            for item in items.into_iter().flatten() {
-                match parse_phrase(item.get_ref(), list) {
-                    Ok(ph) => phrases.push(ph),
-                    Err(m) => err(item.span().start, m),
-                }
-            }
-        }
-        parts.push(Condition::Phrases(PhraseIndex::new(phrases)));
-    }
-    if let Some(v) = raw.regex {
-        let o = v.span().start;
-        let patterns: Vec<String> = match v.into_inner() {
-            toml::Value::String(s) => vec![s],
-            toml::Value::Array(a) => a
-                .into_iter()
-                .filter_map(|x| match x {
-                    toml::Value::String(s) => Some(s),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        if patterns.is_empty() {
-            err(o, "regex must be a string or a list of strings".into());
-        }
-        let mut compiled = Vec::new();
-        for p in patterns {
-            match RegexBuilder::new(&p)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .dfa_size_limit(REGEX_SIZE_LIMIT)
-                .build()
-            {
-                Ok(r) => compiled.push(r),
-                Err(e) => err(
-                    o,
-                    format!(
-                        "bad regex {p:?}: {}",
-                        e.to_string().lines().last().unwrap_or("invalid").trim()
-                    ),
-                ),
-            }
-        }
-        parts.push(Condition::Regex(RegexList::new(compiled)));
-    }
-    if let Some(list) = raw.decision {
-        let mut ds = Vec::new();
-        for d in list {
-            match d.get_ref().as_str() {
-                "answer" => ds.push(Decision::Answer),
-                "clarify" => ds.push(Decision::Clarify),
-                "fallback" => ds.push(Decision::Fallback),
-                other => err(
-                    d.span().start,
-                    format!("unknown decision `{other}`; use answer, clarify or fallback"),
-                ),
-            }
-        }
-        parts.push(Condition::Decision(ds));
-    }
-    for (v, below) in [(raw.confidence_below, true), (raw.confidence_above, false)] {
-        if let Some(v) = v {
-            let x = *v.get_ref();
-            if !(0.0..=1.0).contains(&x) {
-                err(v.span().start, format!("confidence {x} is outside 0–1"));
-            }
-            let x = x as f32;
-            parts.push(if below {
-                Condition::ConfidenceBelow(x)
-            } else {
-                Condition::ConfidenceAbove(x)
-            });
-        }
-    }
-    if let Some(t) = raw.topic {
-        parts.push(Condition::Topic(t));
-    }
-    if let Some(t) = raw.topic_tag {
-        parts.push(Condition::TopicTag(t));
-    }
-    if let Some(list) = raw.lang {
-        let mut langs = Vec::new();
-        for l in list {
-            match l.get_ref().parse::<Lang>() {
-                Ok(x) => langs.push(x),
-                Err(e) => err(l.span().start, e.to_string()),
-            }
-        }
-        parts.push(Condition::Lang(langs));
-    }
-    if let Some(c) = raw.channel {
-        parts.push(Condition::Channel(c));
-    }
-    if let Some(t) = raw.tier {
-        parts.push(Condition::Tier(t));
-    }
-    if let Some(r) = raw.region {
-        parts.push(Condition::Region(r));
-    }
-    if let Some(n) = raw.fallbacks_in_a_row {
-        if *n.get_ref() == 0 {
-            err(
-                n.span().start,
-                "fallbacks_in_a_row must be at least 1".into(),
-            );
-        }
-        parts.push(Condition::FallbacksInARow(*n.get_ref()));
-    }
-    if let Some(n) = raw.turns_at_least {
-        parts.push(Condition::TurnsAtLeast(n));
-    }
-    if let Some(b) = raw.escalated_before {
-        parts.push(Condition::EscalatedBefore(b));
-    }
-    if let Some(b) = raw.shouting {
-        parts.push(Condition::Shouting(b));
-    }
-    if let Some(b) = raw.open {
-        parts.push(Condition::Open(b));
-    }
-    if let Some(b) = raw.holiday {
-        parts.push(Condition::Holiday(b));
-    }
-    if let Some(i) = raw.intent {
-        intents.push(i.span().start);
-        parts.push(Condition::Intent(parse_intent(
-            i.into_inner(),
-            rel,
-            src,
-            diags,
-        )));
-    }
-    if let Some(list) = all {
-        parts.push(Condition::All(nested(list, intents, diags)));
-    }
-    if let Some(list) = any {
-        let v = nested(list, intents, diags);
-        parts.push(Condition::Any(v));
-    }
-    if let Some(c) = not {
-        let o = c.span().start;
-        if let Some(c) = convert((*c).into_inner(), o, rel, src, intents, diags) {
-            parts.push(Condition::Not(Box::new(c)));
-        }
-    }
-    if parts.is_empty() {
-        diags.push(
-            Diagnostic::error_at(rel, src, offset, "empty condition")
-                .with_hint(format!("use one or more of: {CONDITION_KEYS}")),
-        );
-    }
-    if diags.len() > before {
-        return None;
-    }
-    Some(if parts.len() == 1 {
-        parts.pop().expect("one part")
-    } else {
-        Condition::All(parts)
-    })
 }
 
 #[cfg(test)]

@@ -6,18 +6,22 @@
 //! knowledge answer). Rules run in priority order and every matching rule applies; see
 //! `rules/README.md` for the file format and how actions combine.
 //!
-//! Reading the files and turning each `when` table into a condition is in `load`; the
+//! Reading the files is in `load`, turning each `when` table into a condition in `when`; the
 //! conditions and their evaluation in `condition`; phrase lists and the forms of a message's
-//! words they compare against in `phrase`.
+//! words they compare against in `phrase`; structured signals (money mismatches, counts
+//! of earlier contacts, data requests, app symptoms) in `signals`.
 
 mod condition;
 mod examples;
 mod intent;
 mod load;
 mod phrase;
+mod signals;
+mod when;
 
 pub(crate) use intent::IntentMatcher;
 pub use intent::{Example, Examples, IntentScore, DEFAULT_MARGIN, LISTS};
+pub(crate) use phrase::is_shouting;
 
 use crate::lang::Lang;
 use crate::model::{Decision, Escalation, Priority};
@@ -46,6 +50,8 @@ pub struct Rule {
     pub reason: String,
     /// The file it came from.
     pub file: PathBuf,
+    /// Where each positive example is in its file.
+    example_at: Vec<usize>,
     when: Condition,
     /// Example messages and counter-examples, for `intent` conditions.
     pub examples: Examples,

@@ -174,7 +174,7 @@ impl PhraseIndex {
 }
 
 /// Shouting: `!!!`, or at least 8 capitals making 70% of the letters.
-pub(super) fn is_shouting(text: &str) -> bool {
+pub(crate) fn is_shouting(text: &str) -> bool {
     if text.contains("!!!") {
         return true;
     }
