@@ -2,7 +2,7 @@
 
 use super::intent::{IntentCondition, IntentMatcher, IntentScore};
 use super::phrase::{is_shouting, PhraseIndex, Words};
-use super::signals::Signal;
+use super::signals::{Evidence, Signal};
 use super::{Facts, Rule};
 use crate::lang::Lang;
 use crate::model::Decision;
@@ -19,6 +19,8 @@ pub(super) struct Context<'a> {
     rules: &'a [Rule],
     matcher: Option<&'a dyn IntentMatcher>,
     intents: OnceCell<Vec<IntentScore>>,
+    /// Whether each structured signal holds, measured when first asked.
+    signals: [OnceCell<bool>; 4],
 }
 
 impl<'a> Context<'a> {
@@ -33,7 +35,18 @@ impl<'a> Context<'a> {
             rules,
             matcher,
             intents: OnceCell::new(),
+            signals: Default::default(),
         }
+    }
+
+    /// Whether `signal` holds for the message (measured once).
+    fn signal(&self, signal: Signal) -> bool {
+        *self.signals[signal as usize].get_or_init(|| self.evidence(signal).is_some())
+    }
+
+    /// The words that make `signal` hold, for the trace.
+    fn evidence(&self, signal: Signal) -> Option<Evidence<'a>> {
+        signal.find(self.facts.normalized, self.words.plain())
     }
 
     /// How close the message is to the examples of the rule at `rule` (nothing is close
@@ -108,7 +121,7 @@ impl Condition {
             Open(b) => f.open == *b,
             Holiday(b) => f.holiday == *b,
             Intent(c) => c.holds(&cx.intent(rule)),
-            Signal(list) => list.iter().any(|s| s.find(f.normalized).is_some()),
+            Signal(list) => list.iter().any(|s| cx.signal(*s)),
         }
     }
 
@@ -268,7 +281,7 @@ impl<'a> fmt::Display for Why<'a> {
             } else {
                 "not a holiday"
             }),
-            Signal(list) => match list.iter().find_map(|s| s.find(f.normalized)) {
+            Signal(list) => match list.iter().find_map(|s| cx.evidence(*s)) {
                 Some(evidence) => write!(out, "{evidence}"),
                 None => Ok(()),
             },

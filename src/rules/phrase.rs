@@ -64,6 +64,11 @@ impl Hasher for Prehashed {
 type ByHash = HashMap<u64, Vec<usize>, BuildHasherDefault<Prehashed>>;
 
 impl<'a> Words<'a> {
+    /// The words as written (normalized).
+    pub(super) fn plain(&self) -> &[&'a str] {
+        &self.plain
+    }
+
     pub(super) fn new(normalized: &'a str) -> Words<'a> {
         let plain: Vec<&str> = words(normalized).collect();
         let fold = |f: fn(&str) -> String| -> Vec<String> {

@@ -80,13 +80,13 @@ impl Signal {
         Signal::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// The words of `normalized` that make the signal hold, if it does.
-    pub(crate) fn find(self, normalized: &str) -> Option<Evidence<'_>> {
+    /// The words of `normalized` (split into `words`) that make the signal hold, if it does.
+    pub(crate) fn find<'a>(self, normalized: &'a str, words: &[&'a str]) -> Option<Evidence<'a>> {
         let found = match self {
             Signal::MoneyMismatch => money_mismatch(normalized),
-            Signal::ContactCount => contact_count(&words(normalized).collect::<Vec<_>>()),
-            Signal::DataRequest => data_request(&words(normalized).collect::<Vec<_>>()),
-            Signal::AppSymptom => app_symptom(&words(normalized).collect::<Vec<_>>()),
+            Signal::ContactCount => contact_count(words),
+            Signal::DataRequest => data_request(words),
+            Signal::AppSymptom => app_symptom(words),
         };
         found.map(|words| Evidence {
             signal: self,
@@ -239,6 +239,9 @@ fn amounts(normalized: &str) -> Vec<(&str, f64)> {
 }
 
 fn money_mismatch(normalized: &str) -> Option<[&str; 2]> {
+    if !normalized.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let amounts = amounts(normalized);
     let (a, va) = *amounts.first()?;
     let (b, _) = *amounts.iter().find(|(_, v)| (v - va).abs() > 1e-6)?;
@@ -346,12 +349,12 @@ fn data_request<'a>(words: &[&'a str]) -> Option<[&'a str; 2]> {
         let weak = (w == "info" || starts(w, DATA_OBJECT_OWN)) && own(i);
         (strong || weak).then_some(w)
     });
+    let act = words.iter().copied().find(|w| action(w))?;
     let law = words.iter().copied().find(|w| is(w, DATA_LAW));
-    let act = words.iter().copied().find(|w| action(w));
-    match (law, act, obj) {
-        (_, Some(a), Some(o)) => Some([a, o]),
+    match (law, obj) {
+        (_, Some(o)) => Some([act, o]),
         // The law by name with a verb of the request ("under GDPR, delete …").
-        (Some(l), Some(a), None) => Some([l, a]),
+        (Some(l), None) => Some([l, act]),
         _ => None,
     }
 }
@@ -410,7 +413,9 @@ mod tests {
     use crate::text::normalize;
 
     fn holds(signal: Signal, text: &str) -> bool {
-        signal.find(&normalize(text)).is_some()
+        let n = normalize(text);
+        let w: Vec<&str> = words(&n).collect();
+        signal.find(&n, &w).is_some()
     }
 
     #[test]
