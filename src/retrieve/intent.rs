@@ -154,6 +154,7 @@ impl IntentIndex {
         let scale = language_scale(analyzer);
         for (g, group) in self.groups.iter().enumerate() {
             for &pid in &fd.topics[g].phrasings {
+                let pid = pid as usize;
                 let p = &r.phrasings[pid];
                 let words = if matched[pid] > 0.0 && p.total_weight > 0.0 {
                     let q_cov = (matched[pid] / query.total_weight).min(1.0);

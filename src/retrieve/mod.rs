@@ -20,11 +20,16 @@
 //!   counts as that word, at a lower weight.
 
 mod chargram;
+mod codec;
+mod encode;
 mod fuzzy;
 mod hasher;
 mod intent;
+mod persist;
 
 pub(crate) use intent::IntentIndex;
+pub use persist::IndexStatus;
+pub(crate) use persist::{content_key, open as open_persisted, Staging};
 
 use crate::error::Error;
 use crate::knowledge::KnowledgeBase;
@@ -95,20 +100,22 @@ pub enum PhrasingKind {
 
 type TermId = u32;
 
+/// One phrasing, as scoring needs it; its terms are in tantivy and in the postings of its
+/// field.
 struct Phrasing {
-    topic: usize,
+    topic: u32,
     kind: PhrasingKind,
     /// The knowledge text it comes from: a phrasing and its transliteration share it.
     source: u32,
-    /// Distinct term ids, sorted.
-    terms: Vec<TermId>,
+    /// Sum of the weights of its distinct terms.
     total_weight: f32,
 }
 
 /// Everything one topic has in one field.
 #[derive(Default)]
 struct TopicTerms {
-    phrasings: Vec<usize>,
+    /// Its phrasings (answers excluded), ascending.
+    phrasings: Vec<u32>,
     /// Term ids of all its phrasings, sorted.
     vocabulary: Vec<TermId>,
     /// Term ids of its answers, sorted.
@@ -197,12 +204,15 @@ pub struct Scored {
 
 /// The search index of one knowledge base.
 pub struct Retriever {
+    /// The tantivy index: in memory, or in a directory of the persistent index.
+    index: tantivy::Index,
     searcher: Searcher,
     fields: HashMap<Analyzer, FieldData>,
     phrasings: Vec<Phrasing>,
     /// Per segment: doc id → phrasing id.
     pid_by_doc: Vec<Vec<u32>>,
-    /// The knowledge texts customers' messages resemble, for calibration.
+    /// The knowledge texts customers' messages resemble, for calibration (empty once
+    /// calibrated, and for an index opened from disk).
     samples: Vec<Sample>,
 }
 
@@ -222,5 +232,10 @@ impl Retriever {
     /// a [`Sample`] that [`Retriever::search_excluding`] can leave out.
     pub fn samples(&self) -> &[Sample] {
         &self.samples
+    }
+
+    /// Drops the samples: they serve calibration only.
+    pub(crate) fn forget_samples(&mut self) {
+        self.samples = Vec::new();
     }
 }
