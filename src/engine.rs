@@ -212,8 +212,13 @@ impl Engine {
         engine.retriever.forget_samples();
         engine.index = match index {
             Ok((staging, replaced)) => {
-                let dir = staging.commit(&mut engine.retriever, &engine.calibration)?;
-                IndexStatus::Built { dir, replaced }
+                match staging.commit(&mut engine.retriever, &engine.calibration) {
+                    Ok(dir) => IndexStatus::Built { dir, replaced },
+                    // The index built is complete and serves from where it was built.
+                    Err(e) => IndexStatus::InMemory {
+                        reason: format!("the index could not be kept: {e}"),
+                    },
+                }
             }
             Err(reason) => IndexStatus::InMemory { reason },
         };

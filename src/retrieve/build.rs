@@ -203,7 +203,7 @@ impl Retriever {
     }
 
     /// Indexes the phrasings of `corpus`: per field, term ids, topic vocabularies, idf over
-    /// topics, typo and n-gram indexes, postings, and the tantivy index (in the empty
+    /// topics, typo and n-gram indexes, the terms of each phrasing, and the tantivy index (in the empty
     /// directory `dir`, or in memory).
     fn index_in(
         corpus: Corpus,
@@ -238,7 +238,6 @@ impl Retriever {
                     unknown_word: 0.0,
                     unknown_gram: 0.0,
                     topics: (0..topics).map(|_| TopicTerms::default()).collect(),
-                    postings: Vec::new(),
                     concepts: concepts[&a].clone(),
                     fuzzy: FuzzyIndex::default(),
                     chargrams: CharGrams::default(),
@@ -333,28 +332,17 @@ impl Retriever {
                 .chargrams = cg;
         }
         drop(texts);
-        for (pid, (p, (ids, (_, _, analyzer, _)))) in
-            phrasings.iter().zip(term_ids.iter().zip(&raw)).enumerate()
-        {
-            if p.kind == PhrasingKind::Answer {
-                continue;
-            }
-            let fd = fields
-                .get_mut(analyzer)
-                .expect("every analyzer has a field");
-            if fd.postings.len() < fd.ids.len() {
-                fd.postings.resize(fd.ids.len(), Vec::new());
-            }
-            for &id in ids {
-                fd.postings[id as usize].push(pid as u32);
+        let mut term_offsets = Vec::with_capacity(phrasings.len() + 1);
+        let mut flat: Vec<TermId> = Vec::new();
+        for (p, ids) in phrasings.iter().zip(&term_ids) {
+            term_offsets.push(flat.len() as u32);
+            if p.kind != PhrasingKind::Answer {
+                flat.extend(ids);
             }
         }
+        term_offsets.push(flat.len() as u32);
+        flat.shrink_to_fit();
         drop(term_ids);
-        for fd in fields.values_mut() {
-            for post in &mut fd.postings {
-                post.shrink_to_fit();
-            }
-        }
 
         let mut writer: IndexWriter = index
             .writer_with_num_threads(1, 32_000_000)
@@ -384,6 +372,8 @@ impl Retriever {
             searcher,
             fields,
             phrasings,
+            term_offsets,
+            terms: flat,
             pid_by_doc,
             samples,
         })

@@ -15,11 +15,16 @@ use std::collections::HashMap;
 const MIN_N: usize = 2;
 const MAX_N: usize = 4;
 
-/// N-grams that more phrasings than this share (in large bases: the commonest letter pairs)
-/// are not used to find phrasings, only to score the candidates found otherwise: walking
-/// their lists would cost time in proportion to the size of the base. The shipped content
-/// has no list this long.
-pub(crate) const LONG_LIST: usize = 4096;
+/// In a field of more phrasings than this, the n-grams that more than [`LONG_LIST`]
+/// phrasings share (the commonest letter pairs and triples) are not used to find phrasings,
+/// only to score the candidates found otherwise: walking their lists would cost time in
+/// proportion to the size of the base. The shipped content's fields are smaller.
+pub(crate) const SMALL_FIELD: usize = 4096;
+/// See [`SMALL_FIELD`].
+pub(crate) const LONG_LIST: usize = 512;
+
+/// Counts of an n-gram in one phrasing are kept up to this.
+const MAX_COUNT: u32 = u8::MAX as u32;
 
 /// The n-grams of a message that some phrasing has, weighted as a unit vector.
 pub(crate) struct GramQuery {
@@ -89,8 +94,23 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut Scratch) -> R) -> 
 pub(crate) struct CharGrams {
     ids: FastMap<String, u32>,
     idf: Vec<f32>,
-    /// Per n-gram id: (phrasing id, weight in that phrasing's unit vector).
-    postings: Vec<Vec<(u32, f32)>>,
+    /// Per n-gram id: where its postings start in `pids` and `counts` (one more entry
+    /// than n-grams: the end).
+    offsets: Vec<usize>,
+    /// The phrasings of each n-gram, ascending.
+    pids: Vec<u32>,
+    /// How often the n-gram occurs in that phrasing.
+    counts: Vec<u8>,
+    /// Per phrasing id: the norm of its vector of tf-idf weights (0: not in this field).
+    norms: Vec<f32>,
+    /// Lists longer than this are not walked to find phrasings (see [`SMALL_FIELD`]).
+    long: usize,
+}
+
+/// `tf` of every count kept.
+fn tf_table() -> &'static [f32; 256] {
+    static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|c| tf(c as u32)))
 }
 
 /// The n-grams of normalized text with their counts, in the order of the n-grams: the
@@ -145,23 +165,62 @@ impl CharGrams {
             .iter()
             .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
             .collect();
-        let mut postings: Vec<Vec<(u32, f32)>> =
-            df.iter().map(|&d| Vec::with_capacity(d as usize)).collect();
+        cg.long = if docs.len() > SMALL_FIELD {
+            LONG_LIST
+        } else {
+            usize::MAX
+        };
+        cg.offsets = Vec::with_capacity(df.len() + 1);
+        let mut at = 0usize;
+        for &d in &df {
+            cg.offsets.push(at);
+            at += d as usize;
+        }
+        cg.offsets.push(at);
+        let mut fill = cg.offsets.clone();
+        cg.pids = vec![0; at];
+        cg.counts = vec![0; at];
+        let last = docs
+            .iter()
+            .map(|(pid, _)| *pid as usize + 1)
+            .max()
+            .unwrap_or(0);
+        cg.norms = vec![0.0; last];
+        let table = tf_table();
         for (pid, counted) in &docs {
-            let weights: Vec<(u32, f32)> = counted
+            let norm = counted
                 .iter()
-                .map(|&(id, c)| (id, tf(c) * cg.idf[id as usize]))
-                .collect();
-            let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
-            if norm <= 0.0 {
-                continue;
-            }
-            for (id, w) in weights {
-                postings[id as usize].push((*pid, w / norm));
+                .map(|&(id, c)| {
+                    let w = table[c.min(MAX_COUNT) as usize] * cg.idf[id as usize];
+                    w * w
+                })
+                .sum::<f32>()
+                .sqrt();
+            cg.norms[*pid as usize] = norm;
+            for &(id, c) in counted {
+                let k = &mut fill[id as usize];
+                cg.pids[*k] = *pid;
+                cg.counts[*k] = c.min(MAX_COUNT) as u8;
+                *k += 1;
             }
         }
-        cg.postings = postings;
         cg
+    }
+
+    /// The phrasings of n-gram `id` with their counts.
+    fn list(&self, id: u32) -> (&[u32], &[u8]) {
+        let (from, to) = (self.offsets[id as usize], self.offsets[id as usize + 1]);
+        (&self.pids[from..to], &self.counts[from..to])
+    }
+
+    /// The weight of n-gram `id` in the unit vector of phrasing `pid`, where it occurs
+    /// `count` times; 0 for a phrasing without n-grams.
+    fn weight(&self, id: u32, pid: u32, count: u8) -> f32 {
+        let norm = self.norms[pid as usize];
+        if norm <= 0.0 {
+            return 0.0;
+        }
+        tf_table()[count as usize] * self.idf[id as usize] / norm
     }
 
     /// The n-grams of normalized text that some phrasing has, as (id, count) sorted by id:
@@ -219,10 +278,11 @@ impl CharGrams {
         }
         for (id, w) in query {
             let w = w / norm;
-            for &(pid, pw) in &self.postings[id as usize] {
+            let (pids, counts) = self.list(id);
+            for (&pid, &count) in pids.iter().zip(counts) {
                 if !skip(pid) {
                     if let Some(s) = scores.get_mut(pid as usize) {
-                        *s += w * pw;
+                        *s += w * self.weight(id, pid, count);
                     }
                 }
             }
@@ -242,14 +302,17 @@ impl CharGrams {
             w.str(name);
         }
         w.f32s(&self.idf);
-        w.len(self.postings.len());
-        for post in &self.postings {
-            w.len(post.len());
-            for &(pid, weight) in post {
-                w.u32(pid);
-                w.f32(weight);
-            }
+        w.len(self.offsets.len());
+        for &o in &self.offsets {
+            w.u64(o as u64);
         }
+        w.u32s(&self.pids);
+        w.len(self.counts.len());
+        for &c in &self.counts {
+            w.u8(c);
+        }
+        w.f32s(&self.norms);
+        w.u64(self.long as u64);
     }
 
     /// Reads what [`CharGrams::encode`] wrote; `phrasings` bounds the phrasing ids.
@@ -264,24 +327,39 @@ impl CharGrams {
             return Err(r.error("repeated n-gram"));
         }
         let idf = r.f32s()?;
-        let lists = r.len(8)?;
-        if idf.len() != n || lists != n {
-            return Err(r.error("n-gram tables of different lengths"));
+        let o = r.len(8)?;
+        let mut offsets = Vec::with_capacity(o);
+        for _ in 0..o {
+            offsets.push(r.u64()? as usize);
         }
-        let mut postings = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len = r.len(8)?;
-            let mut post = Vec::with_capacity(len);
-            for _ in 0..len {
-                let pid = r.u32()?;
-                if pid as usize >= phrasings {
-                    return Err(r.error("phrasing id out of range"));
-                }
-                post.push((pid, r.f32()?));
-            }
-            postings.push(post);
+        let pids = r.u32s()?;
+        let c = r.len(1)?;
+        let mut counts = Vec::with_capacity(c);
+        for _ in 0..c {
+            counts.push(r.u8()?);
         }
-        Ok(CharGrams { ids, idf, postings })
+        let norms = r.f32s()?;
+        let long = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
+        let consistent = idf.len() == n
+            && offsets.len() == n + 1
+            && offsets.first() == Some(&0)
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.last() == Some(&pids.len())
+            && counts.len() == pids.len()
+            && norms.len() <= phrasings
+            && pids.iter().all(|&p| (p as usize) < norms.len());
+        if !consistent {
+            return Err(r.error("inconsistent n-gram tables"));
+        }
+        Ok(CharGrams {
+            ids,
+            idf,
+            offsets,
+            pids,
+            counts,
+            norms,
+            long,
+        })
     }
 }
 
@@ -302,7 +380,7 @@ impl CharGrams {
         }
         let long = grams
             .iter()
-            .any(|&(id, _)| self.postings[id as usize].len() > LONG_LIST);
+            .any(|&(id, _)| self.list(id).0.len() > self.long);
         GramQuery {
             grams: grams.into_iter().map(|(id, w)| (id, w / norm)).collect(),
             long,
@@ -310,8 +388,8 @@ impl CharGrams {
     }
 
     /// Adds the cosine similarity of the query with every phrasing that shares one of its
-    /// n-grams into `scratch`, leaving out the n-grams of lists longer than [`LONG_LIST`]
-    /// (see [`CharGrams::long_part`]) and the phrasings for which `skip` holds.
+    /// n-grams into `scratch`, leaving out the n-grams of long lists (see
+    /// [`CharGrams::long_part`]) and the phrasings for which `skip` holds.
     pub(crate) fn add_short(
         &self,
         q: &GramQuery,
@@ -319,32 +397,32 @@ impl CharGrams {
         skip: impl Fn(u32) -> bool,
     ) {
         for &(id, w) in &q.grams {
-            let post = &self.postings[id as usize];
-            if post.len() > LONG_LIST {
+            let (pids, counts) = self.list(id);
+            if pids.len() > self.long {
                 continue;
             }
-            for &(pid, pw) in post {
+            for (&pid, &count) in pids.iter().zip(counts) {
                 if !skip(pid) {
-                    scratch.add(pid, w * pw);
+                    scratch.add(pid, w * self.weight(id, pid, count));
                 }
             }
         }
     }
 
-    /// True when some n-gram of the query has a list longer than [`LONG_LIST`].
+    /// True when some n-gram of the query has a long list.
     pub(crate) fn has_long(&self, q: &GramQuery) -> bool {
         q.long
     }
 
     /// The part of the similarity of phrasing `pid` that [`CharGrams::add_short`] left
-    /// out, found by binary search in the long lists (sorted by phrasing).
+    /// out, found by binary search in the long lists.
     pub(crate) fn long_part(&self, q: &GramQuery, pid: u32) -> f32 {
         let mut sum = 0.0;
         for &(id, w) in &q.grams {
-            let post = &self.postings[id as usize];
-            if post.len() > LONG_LIST {
-                if let Ok(i) = post.binary_search_by_key(&pid, |&(p, _)| p) {
-                    sum += w * post[i].1;
+            let (pids, counts) = self.list(id);
+            if pids.len() > self.long {
+                if let Ok(i) = pids.binary_search(&pid) {
+                    sum += w * self.weight(id, pid, counts[i]);
                 }
             }
         }

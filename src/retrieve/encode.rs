@@ -1,5 +1,5 @@
-//! The index's own structures (phrasings, and per field term ids, weights, topic
-//! vocabularies, postings, synonyms and character n-grams) and the calibration, as bytes:
+//! The index's own structures (phrasings with their term ids, and per field terms, weights,
+//! topic vocabularies, synonyms and character n-grams) and the calibration, as bytes:
 //! what the persistent index keeps beside tantivy's files. The typo index is rebuilt from
 //! the terms on load, which is cheap.
 
@@ -39,6 +39,8 @@ fn kind_of(code: u8) -> Option<PhrasingKind> {
 /// The Rust-side part of an index read back, waiting for its tantivy part.
 pub(super) struct Decoded {
     pub(super) phrasings: Vec<Phrasing>,
+    pub(super) term_offsets: Vec<u32>,
+    pub(super) terms: Vec<TermId>,
     pub(super) fields: Vec<(Analyzer, FieldData)>,
     /// Documents tantivy must have.
     pub(super) docs: u64,
@@ -58,6 +60,8 @@ pub(super) fn encode(retriever: &Retriever, calibration: &Calibration) -> Vec<u8
         w.u32(p.source);
         w.f32(p.total_weight);
     }
+    w.u32s(&retriever.term_offsets);
+    w.u32s(&retriever.terms);
     w.u64(retriever.searcher.num_docs());
     for a in Analyzer::ALL {
         encode_field(&mut w, &retriever.fields[&a]);
@@ -85,10 +89,6 @@ fn encode_field(w: &mut Writer, fd: &FieldData) {
         w.u32s(&tt.phrasings);
         w.u32s(&tt.vocabulary);
         w.u32s(&tt.answer);
-    }
-    w.len(fd.postings.len());
-    for post in &fd.postings {
-        w.u32s(post);
     }
     let mut concepts: Vec<(&Term, &Term)> = fd.concepts.iter().collect();
     concepts.sort_unstable();
@@ -149,6 +149,15 @@ pub(super) fn decode(
             total_weight,
         });
     }
+    let term_offsets = r.u32s()?;
+    let terms = r.u32s()?;
+    if term_offsets.len() != phrasings.len() + 1
+        || term_offsets.first() != Some(&0)
+        || term_offsets.windows(2).any(|w| w[0] > w[1])
+        || term_offsets.last().map(|&l| l as usize) != Some(terms.len())
+    {
+        return Err(r.error("inconsistent phrasing terms"));
+    }
     let docs = r.u64()?;
     let mut fields = Vec::new();
     let mut topics = None;
@@ -169,11 +178,28 @@ pub(super) fn decode(
     for map in [&mut calibration.by_lang, &mut calibration.romanized] {
         *map = decode_calibrations(&mut r)?;
     }
+    // Every term id of a phrasing is a term of its field.
+    let sizes: HashMap<Analyzer, usize> = fields.iter().map(|(a, f)| (*a, f.names.len())).collect();
+    for (a, fd) in &fields {
+        for tt in &fd.topics {
+            for &pid in &tt.phrasings {
+                let (from, to) = (term_offsets[pid as usize], term_offsets[pid as usize + 1]);
+                if terms[from as usize..to as usize]
+                    .iter()
+                    .any(|&t| t as usize >= sizes[a])
+                {
+                    return Err(r.error("term id out of range"));
+                }
+            }
+        }
+    }
     if !r.is_done() {
         return Err(r.error("trailing bytes"));
     }
     Ok(Decoded {
         phrasings,
+        term_offsets,
+        terms,
         fields,
         docs,
         calibration,
@@ -221,14 +247,6 @@ fn decode_field(
             answer: ids_below(r, n)?,
         });
     }
-    let p = r.len(8)?;
-    if p > n {
-        return Err(r.error("more posting lists than terms"));
-    }
-    let mut postings = Vec::with_capacity(p);
-    for _ in 0..p {
-        postings.push(ids_below(r, phrasings)?);
-    }
     let c = r.len(16)?;
     let mut concepts = FastMap::default();
     for _ in 0..c {
@@ -245,7 +263,6 @@ fn decode_field(
         unknown_word,
         unknown_gram,
         topics,
-        postings,
         concepts,
         fuzzy,
         chargrams,

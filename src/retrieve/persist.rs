@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use tantivy::Index;
 
 /// Version of the directory's layout and of the data file's encoding.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Version of the analysis (normalization, analyzers, scoring constants): raise it when a
 /// change makes the same content index differently.
 const ANALYZER_VERSION: u32 = 1;
@@ -166,6 +166,8 @@ pub(crate) fn open(root: &Path, key: &str) -> Result<Option<(Retriever, Calibrat
         searcher,
         fields: decoded.fields.into_iter().collect(),
         phrasings: decoded.phrasings,
+        term_offsets: decoded.term_offsets,
+        terms: decoded.terms,
         pid_by_doc,
         samples: Vec::new(),
     };
@@ -220,19 +222,18 @@ impl Staging {
         drop(data);
         let target = self.root.join(&self.key);
         if target.exists() {
-            match open(&self.root, &self.key) {
-                Ok(Some((theirs, _))) => {
-                    *retriever = Retriever {
-                        samples: std::mem::take(&mut retriever.samples),
-                        ..theirs
-                    };
-                    let _ = std::fs::remove_dir_all(&self.path);
-                    return Ok(target);
-                }
-                _ => remove_dir(&target).map_err(|e| Error::io(&target, e))?,
+            if self.take_theirs(retriever) {
+                return Ok(target);
             }
+            remove_dir(&target).map_err(|e| Error::io(&target, e))?;
         }
-        std::fs::rename(&self.path, &target).map_err(|e| Error::io(&target, e))?;
+        if let Err(e) = std::fs::rename(&self.path, &target) {
+            // Another process may have put its own there in the meantime.
+            if self.take_theirs(retriever) {
+                return Ok(target);
+            }
+            return Err(Error::io(&target, e));
+        }
         if let Ok(d) = std::fs::File::open(&self.root) {
             let _ = d.sync_all();
         }
@@ -245,6 +246,24 @@ impl Staging {
         retriever.pid_by_doc = pid_by_doc;
         prune(&self.root, &self.key);
         Ok(target)
+    }
+}
+
+impl Staging {
+    /// Serves the index another process completed for the same key, if it checks, and
+    /// removes this one.
+    fn take_theirs(&self, retriever: &mut Retriever) -> bool {
+        match open(&self.root, &self.key) {
+            Ok(Some((theirs, _))) => {
+                *retriever = Retriever {
+                    samples: std::mem::take(&mut retriever.samples),
+                    ..theirs
+                };
+                let _ = std::fs::remove_dir_all(&self.path);
+                true
+            }
+            _ => false,
+        }
     }
 }
 

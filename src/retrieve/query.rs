@@ -274,9 +274,8 @@ impl Retriever {
                 candidates.push(topic);
             }
         }
-        // Matched weight of every phrasing of the candidates, from the postings of the
-        // message's terms: a topic's phrasings have consecutive ids, so each posting list is
-        // entered by binary search at the topic's first phrasing.
+        // Matched weight of every phrasing of the candidates: the message's terms that the
+        // phrasing has, by a merge of the two sorted lists.
         let mut offsets = Vec::with_capacity(candidates.len() + 1);
         offsets.push(0);
         for &topic in &candidates {
@@ -285,27 +284,21 @@ impl Retriever {
         let mut matched = vec![0.0f32; offsets.last().copied().unwrap_or(0)];
         // With a phrasing left out, a topic's vocabulary is what its other phrasings have.
         let mut vocabulary_without = vec![0.0f32; candidates.len()];
-        for &(term, w) in &query.known {
-            let Some(post) = fd.postings.get(term as usize) else {
-                continue;
-            };
-            for (ci, &topic) in candidates.iter().enumerate() {
-                let ph = &fd.topics[topic].phrasings;
-                let (Some(&lo), Some(&hi)) = (ph.first(), ph.last()) else {
-                    continue;
-                };
-                let start = post.partition_point(|&p| p < lo);
-                let mut in_topic = false;
-                for &p in post[start..].iter().take_while(|&&p| p <= hi) {
-                    if let Ok(i) = ph.binary_search(&p) {
-                        if !excluded(p) {
-                            matched[offsets[ci] + i] += w;
-                            in_topic = true;
-                        }
-                    }
+        for (ci, &topic) in candidates.iter().enumerate() {
+            let ph = &fd.topics[topic].phrasings;
+            for (i, &p) in ph.iter().enumerate() {
+                if !excluded(p) {
+                    matched[offsets[ci] + i] = overlap(&query.known, self.terms_of(p as usize));
                 }
-                if in_topic {
-                    vocabulary_without[ci] += w;
+            }
+            if exclude.is_some() {
+                for &(term, w) in &query.known {
+                    let in_topic = ph.iter().any(|&p| {
+                        !excluded(p) && self.terms_of(p as usize).binary_search(&term).is_ok()
+                    });
+                    if in_topic {
+                        vocabulary_without[ci] += w;
+                    }
                 }
             }
         }
@@ -354,23 +347,6 @@ impl Retriever {
         });
         Ok(ranked)
     }
-}
-
-/// Sum of the query weights of the ids both sorted lists share.
-fn overlap(query: &[(TermId, f32)], ids: &[TermId]) -> f32 {
-    let (mut i, mut j, mut sum) = (0, 0, 0.0);
-    while i < query.len() && j < ids.len() {
-        match query[i].0.cmp(&ids[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                sum += query[i].1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    sum
 }
 
 #[cfg(test)]
