@@ -75,7 +75,7 @@ fn index_place(dir: &Path, config: &Config, kb: &KnowledgeBase) -> IndexPlace {
     );
     IndexPlace::Disk {
         root,
-        key: crate::retrieve::content_key(kb, config),
+        key: crate::retrieve::content_key(dir, kb, config),
     }
 }
 

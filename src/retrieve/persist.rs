@@ -4,7 +4,7 @@
 //! `<root>/<key>/` holds tantivy's files (`MmapDirectory`), `sahaya.data` (the structures of
 //! [`super::encode`]: term ids, weights, topic vocabularies, postings, n-grams, and the
 //! calibration) and `sahaya.manifest`, written last: the format, the key, and the length
-//! and CRC-32 of `sahaya.data`. The key is a hash of the knowledge, the settings that
+//! and CRC-32 of `sahaya.data`. The key is a hash of the knowledge files, the settings that
 //! calibration depends on and the analyzers' version ([`content_key`]), so edited content
 //! gets a new directory and unchanged content finds its own.
 //!
@@ -81,18 +81,25 @@ impl std::fmt::Display for IndexStatus {
 /// FNV-1a over formatted text, without building the text.
 struct Fnv(u64);
 
-impl std::fmt::Write for Fnv {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        for b in s.bytes() {
+impl Fnv {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
+    }
+}
+
+impl std::fmt::Write for Fnv {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.bytes(s.as_bytes());
         Ok(())
     }
 }
 
-/// The key of the index of `kb` under `config`: the knowledge, the settings calibration
-/// depends on, the formats and the analyzers' version, hashed (16 hex digits).
-pub(crate) fn content_key(kb: &KnowledgeBase, config: &Config) -> String {
+/// The key of the index of `kb`, loaded from `data_dir`, under `config`: the knowledge (every
+/// file under `knowledge/`, its path and its bytes), the settings calibration depends on, the
+/// formats and the analyzers' version, hashed (16 hex digits).
+pub(crate) fn content_key(data_dir: &Path, kb: &KnowledgeBase, config: &Config) -> String {
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
     let _ = write!(
         h,
@@ -102,8 +109,36 @@ pub(crate) fn content_key(kb: &KnowledgeBase, config: &Config) -> String {
         config.thresholds,
         config.thresholds_by_lang
     );
-    let _ = write!(h, "{kb:?}");
+    let _ = write!(h, "{} topics/", kb.topics().len());
+    if hash_files(&data_dir.join("knowledge"), &mut h).is_err() {
+        // A file that cannot be read now was read a moment ago: hash what was loaded.
+        let _ = write!(h, "{kb:?}");
+    }
     format!("{:016x}", h.0)
+}
+
+/// Adds the relative path and the bytes of every file under `dir` to `h`, in path order.
+fn hash_files(dir: &Path, h: &mut Fnv) -> std::io::Result<()> {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            if e.file_type()?.is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    files.sort();
+    for f in files {
+        let rel = f.strip_prefix(dir).unwrap_or(&f);
+        let bytes = std::fs::read(&f)?;
+        let _ = write!(h, "{}\0{}\0", rel.display(), bytes.len());
+        h.bytes(&bytes);
+    }
+    Ok(())
 }
 
 fn manifest(key: &str, data: &[u8]) -> String {
