@@ -4,6 +4,10 @@
 use crate::lang::{Formality, Lang};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The index directory when `index_dir` is not set, in the data directory.
+pub const DEFAULT_INDEX_DIR: &str = ".sahaya-index";
 
 /// Engine settings; every field has a default.
 ///
@@ -30,6 +34,14 @@ pub struct Config {
     /// Channels whose replies wrap names and dates in Unicode bidi isolation marks (rich
     /// chat widgets); plain-text channels (email, SMS) never get them.
     pub bidi_isolation_channels: Vec<String>,
+    /// Where the persistent search index is kept (relative paths are taken from the data
+    /// directory); default `.sahaya-index` in the data directory. When it cannot be written
+    /// the index is built in memory.
+    pub index_dir: Option<PathBuf>,
+    /// Knowledge bases with at least this many entries (a topic in one language is one
+    /// entry) keep their index on disk and reuse it at start; smaller ones are indexed in
+    /// memory, which takes less than a second.
+    pub index_min_entries: usize,
 }
 
 impl Default for Config {
@@ -43,6 +55,8 @@ impl Default for Config {
             formality_by_channel: BTreeMap::new(),
             formality_by_lang: BTreeMap::new(),
             bidi_isolation_channels: vec!["web".into()],
+            index_dir: None,
+            index_min_entries: 3000,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::lang::Lang;
 use crate::locale::Locales;
 use crate::model::{Message, Reply, Request};
 use crate::render::render;
-use crate::retrieve::{IntentIndex, Retriever, Sample, Scored};
+use crate::retrieve::{IndexStatus, IntentIndex, Retriever, Sample, Scored, Staging};
 use crate::rules::RuleSet;
 use crate::session::{Session, SessionStore};
 use crate::text::normalize;
@@ -35,6 +35,7 @@ pub struct Engine {
     config: Config,
     sessions: Arc<SessionStore>,
     calibration: Calibration,
+    index: IndexStatus,
 }
 
 /// Reads and validates every content file under `data_dir`; returns all problems found
@@ -47,6 +48,35 @@ pub fn check(data_dir: impl AsRef<Path>) -> Vec<Diagnostic> {
     let (_, _, rule_diags) = load_rules(dir, &locales);
     diags.extend(rule_diags);
     diags
+}
+
+/// Where an engine's index lives.
+enum IndexPlace {
+    /// In memory, for this reason.
+    Memory(String),
+    /// In the persistent index under `root`, in the directory of `key`.
+    Disk { root: PathBuf, key: String },
+}
+
+/// The persistent index for bases of at least [`Config::index_min_entries`] entries.
+fn index_place(dir: &Path, config: &Config, kb: &KnowledgeBase) -> IndexPlace {
+    let entries = kb.topics().len() * Lang::ALL.len();
+    if entries < config.index_min_entries {
+        return IndexPlace::Memory(format!(
+            "{entries} entries, below index_min_entries = {}",
+            config.index_min_entries
+        ));
+    }
+    let root = dir.join(
+        config
+            .index_dir
+            .as_deref()
+            .unwrap_or(Path::new(crate::config::DEFAULT_INDEX_DIR)),
+    );
+    IndexPlace::Disk {
+        root,
+        key: crate::retrieve::content_key(dir, kb, config),
+    }
 }
 
 /// Rules and calendar, when the data directory has a `rules/` folder.
@@ -111,11 +141,57 @@ impl Engine {
         if !diags.is_empty() {
             return Err(ErrorKind::Content(diags).into());
         }
-        let retriever = Retriever::build(&kb)?;
         if rules.has_examples() {
             let intents = IntentIndex::build(&rules, kb.synonyms())?;
             rules.set_intent_matcher(Arc::new(intents));
         }
+        let place = index_place(dir, &config, &kb);
+        let mut replaced = None;
+        let mut staging = None;
+        if let IndexPlace::Disk { root, key } = &place {
+            match crate::retrieve::open_persisted(root, key) {
+                Ok(Some((retriever, calibration))) => {
+                    let index = IndexStatus::Reused {
+                        dir: root.join(key),
+                    };
+                    return Ok(Engine {
+                        dir: dir.to_path_buf(),
+                        kb,
+                        retriever,
+                        locales,
+                        rules,
+                        calendar,
+                        config,
+                        sessions,
+                        calibration,
+                        index,
+                    });
+                }
+                Ok(None) => {}
+                Err(why) => replaced = Some(why),
+            }
+            staging = Some(Staging::new(root, key).map_err(|e| (root.clone(), e)));
+        }
+        let (retriever, index) = match staging {
+            Some(Ok(staging)) => (
+                Retriever::build_in(&kb, Some(staging.path()))?,
+                Ok((staging, replaced)),
+            ),
+            Some(Err((root, e))) => (
+                Retriever::build(&kb)?,
+                Err(format!(
+                    "index directory {} cannot be written: {e}",
+                    root.display()
+                )),
+            ),
+            None => (
+                Retriever::build(&kb)?,
+                Err(match &place {
+                    IndexPlace::Memory(reason) => reason.clone(),
+                    IndexPlace::Disk { .. } => String::new(),
+                }),
+            ),
+        };
         let mut engine = Engine {
             dir: dir.to_path_buf(),
             kb,
@@ -126,11 +202,33 @@ impl Engine {
             config,
             sessions,
             calibration: Calibration::default(),
+            index: IndexStatus::InMemory {
+                reason: String::new(),
+            },
         };
         if engine.config.calibration.enabled {
             engine.calibration = engine.calibrate();
         }
+        engine.retriever.forget_samples();
+        engine.index = match index {
+            Ok((staging, replaced)) => {
+                match staging.commit(&mut engine.retriever, &engine.calibration) {
+                    Ok(dir) => IndexStatus::Built { dir, replaced },
+                    // The index built is complete and serves from where it was built.
+                    Err(e) => IndexStatus::InMemory {
+                        reason: format!("the index could not be kept: {e}"),
+                    },
+                }
+            }
+            Err(reason) => IndexStatus::InMemory { reason },
+        };
         Ok(engine)
+    }
+
+    /// Where the search index came from: built in memory, reused from the persistent
+    /// index, or built into it.
+    pub fn index_status(&self) -> &IndexStatus {
+        &self.index
     }
 
     /// The thresholds that decide for `lang`: configured, else calibrated, else built in.

@@ -102,6 +102,7 @@ pub use model::{
     Channel, Customer, Decision, Escalation, Formality, FormalityReason, Lang, Message, Priority,
     Reply, Request, Suggestion, MAX_TEXT_BYTES,
 };
+pub use retrieve::IndexStatus;
 pub use text::Script;
 
 /// Hooks for the `respond` benchmark: the retrieval stage's bare tantivy query, which the

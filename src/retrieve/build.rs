@@ -3,9 +3,11 @@
 
 use super::*;
 use crate::knowledge::Synonyms;
+use std::path::Path;
+use tantivy::indexer::NoMergePolicy;
 use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
-use tantivy::{doc, Index};
+use tantivy::{doc, Index, IndexWriter, ReloadPolicy};
 
 /// A tantivy tokenizer for text that is already analyzed: the terms, separated by spaces.
 /// Analysis (stems, concepts, skeletons) happens once, in [`Retriever::build`].
@@ -138,6 +140,11 @@ impl Corpus {
 impl Retriever {
     /// Builds the in-memory index of `kb`.
     pub fn build(kb: &KnowledgeBase) -> Result<Retriever, Error> {
+        Retriever::build_in(kb, None)
+    }
+
+    /// Builds the index of `kb`: tantivy's part in the empty directory `dir`, or in memory.
+    pub(crate) fn build_in(kb: &KnowledgeBase, dir: Option<&Path>) -> Result<Retriever, Error> {
         let mut corpus = Corpus::new(kb.synonyms(), kb.topics().len());
         let mut samples: Vec<Sample> = Vec::new();
         for (ti, topic) in kb.topics().iter().enumerate() {
@@ -187,12 +194,22 @@ impl Retriever {
                 }
             }
         }
-        Retriever::index(corpus, samples)
+        Retriever::index_in(corpus, samples, dir)
+    }
+
+    /// Indexes the phrasings of `corpus` in memory.
+    pub(super) fn index(corpus: Corpus, samples: Vec<Sample>) -> Result<Retriever, Error> {
+        Retriever::index_in(corpus, samples, None)
     }
 
     /// Indexes the phrasings of `corpus`: per field, term ids, topic vocabularies, idf over
-    /// topics, typo and n-gram indexes, postings, and the tantivy index.
-    pub(super) fn index(corpus: Corpus, samples: Vec<Sample>) -> Result<Retriever, Error> {
+    /// topics, typo and n-gram indexes, the terms of each phrasing, and the tantivy index (in the empty
+    /// directory `dir`, or in memory).
+    fn index_in(
+        corpus: Corpus,
+        samples: Vec<Sample>,
+        dir: Option<&Path>,
+    ) -> Result<Retriever, Error> {
         let Corpus {
             raw,
             sources,
@@ -200,22 +217,13 @@ impl Retriever {
             topics,
             concepts,
         } = corpus;
-        let mut schema = Schema::builder();
-        let mut tantivy_fields = HashMap::new();
-        for a in Analyzer::ALL {
-            let opts = TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer(TERMS_TOKENIZER)
-                    .set_index_option(IndexRecordOption::WithFreqs),
-            );
-            tantivy_fields.insert(a, schema.add_text_field(field_name(a), opts));
-        }
-        let pid_field = schema.add_u64_field("pid", FAST);
-        let index = Index::create_in_ram(schema.build());
-        index.tokenizers().register(
-            TERMS_TOKENIZER,
-            TextAnalyzer::from(TermsTokenizer::default()),
-        );
+        let schema = schema();
+        let index = match dir {
+            Some(dir) => Index::create_in_dir(dir, schema).map_err(Error::index)?,
+            None => Index::create_in_ram(schema),
+        };
+        register_tokenizer(&index);
+        let tantivy_fields = fields_of(&index.schema())?;
 
         // Per field: term ids, topic vocabularies, and idf over topics.
         let mut fields: HashMap<Analyzer, FieldData> = HashMap::new();
@@ -230,13 +238,14 @@ impl Retriever {
                     unknown_word: 0.0,
                     unknown_gram: 0.0,
                     topics: (0..topics).map(|_| TopicTerms::default()).collect(),
-                    postings: Vec::new(),
                     concepts: concepts[&a].clone(),
                     fuzzy: FuzzyIndex::default(),
                     chargrams: CharGrams::default(),
                 },
             );
         }
+        // Per phrasing: its distinct term ids, sorted (kept only while building).
+        let mut term_ids: Vec<Vec<TermId>> = Vec::with_capacity(raw.len());
         let mut phrasings = Vec::with_capacity(raw.len());
         for (pid, (topic, kind, analyzer, terms)) in raw.iter().enumerate() {
             let fd = fields
@@ -254,16 +263,16 @@ impl Retriever {
             if *kind == PhrasingKind::Answer {
                 tt.answer.extend(&ids);
             } else {
-                tt.phrasings.push(pid);
+                tt.phrasings.push(pid as u32);
                 tt.vocabulary.extend(&ids);
             }
             phrasings.push(Phrasing {
-                topic: *topic,
+                topic: *topic as u32,
                 kind: *kind,
                 source: sources[pid],
-                terms: ids,
                 total_weight: 0.0,
             });
+            term_ids.push(ids);
         }
         for fd in fields.values_mut() {
             let mut df = vec![0u32; fd.ids.len()];
@@ -271,8 +280,11 @@ impl Retriever {
             for tt in &mut fd.topics {
                 tt.vocabulary.sort_unstable();
                 tt.vocabulary.dedup();
+                tt.vocabulary.shrink_to_fit();
                 tt.answer.sort_unstable();
                 tt.answer.dedup();
+                tt.answer.shrink_to_fit();
+                tt.phrasings.shrink_to_fit();
                 if tt.vocabulary.is_empty() && tt.answer.is_empty() {
                     continue;
                 }
@@ -298,30 +310,11 @@ impl Retriever {
             fd.names = names;
             fd.unknown_word = idf(1) * UNKNOWN_WORD_FACTOR;
             fd.unknown_gram = idf(1) * GRAM_WEIGHT;
-            let mut fuzzy = FuzzyIndex::default();
-            let mut words: Vec<(&Term, TermId)> = fd
-                .ids
-                .iter()
-                .filter(|(t, _)| TermKind::of(t) == TermKind::Word)
-                .map(|(t, &id)| (t, id))
-                .collect();
-            words.sort_unstable_by_key(|&(_, id)| id);
-            for (t, id) in words {
-                fuzzy.insert(t, id);
-            }
-            // A misspelt synonym counts as its concept.
-            let mut members: Vec<(&Term, &Term)> = fd.concepts.iter().collect();
-            members.sort_unstable();
-            for (key, concept) in members {
-                if let Some(&id) = fd.ids.get(concept) {
-                    fuzzy.insert(key, id);
-                }
-            }
-            fd.fuzzy = fuzzy;
+            fd.fuzzy = fuzzy_index(&fd.names, &fd.ids, &fd.concepts);
         }
-        for (p, (_, _, analyzer, _)) in phrasings.iter_mut().zip(&raw) {
+        for (p, (ids, (_, _, analyzer, _))) in phrasings.iter_mut().zip(term_ids.iter().zip(&raw)) {
             let fd = &fields[analyzer];
-            p.total_weight = p.terms.iter().map(|&id| fd.weights[id as usize]).sum();
+            p.total_weight = ids.iter().map(|&id| fd.weights[id as usize]).sum();
         }
         for a in Analyzer::ALL {
             let of_field = raw
@@ -338,50 +331,129 @@ impl Retriever {
                 .expect("every analyzer has a field")
                 .chargrams = cg;
         }
-        for (pid, (p, (_, _, analyzer, _))) in phrasings.iter().zip(&raw).enumerate() {
-            if p.kind == PhrasingKind::Answer {
-                continue;
-            }
-            let fd = fields
-                .get_mut(analyzer)
-                .expect("every analyzer has a field");
-            if fd.postings.len() < fd.ids.len() {
-                fd.postings.resize(fd.ids.len(), Vec::new());
-            }
-            for &id in &p.terms {
-                fd.postings[id as usize].push(pid as u32);
+        drop(texts);
+        let mut term_offsets = Vec::with_capacity(phrasings.len() + 1);
+        let mut flat: Vec<TermId> = Vec::new();
+        for (p, ids) in phrasings.iter().zip(&term_ids) {
+            term_offsets.push(flat.len() as u32);
+            if p.kind != PhrasingKind::Answer {
+                flat.extend(ids);
             }
         }
+        term_offsets.push(flat.len() as u32);
+        flat.shrink_to_fit();
+        drop(term_ids);
 
-        let mut writer = index
+        let mut writer: IndexWriter = index
             .writer_with_num_threads(1, 32_000_000)
             .map_err(Error::index)?;
+        writer.set_merge_policy(Box::new(NoMergePolicy));
+        let pid_field = index.schema().get_field(PID_FIELD).map_err(Error::index)?;
+        let mut line = String::new();
         for (pid, (_, _, analyzer, terms)) in raw.iter().enumerate() {
+            line.clear();
+            for (i, t) in terms.iter().enumerate() {
+                if i > 0 {
+                    line.push(' ');
+                }
+                line.push_str(t);
+            }
             writer
                 .add_document(
-                    doc!(tantivy_fields[analyzer] => terms.join(" "), pid_field => pid as u64),
+                    doc!(tantivy_fields[analyzer] => line.as_str(), pid_field => pid as u64),
                 )
                 .map_err(Error::index)?;
         }
         writer.commit().map_err(Error::index)?;
-        let reader = index.reader().map_err(Error::index)?;
-        let searcher = reader.searcher();
-        let mut pid_by_doc = Vec::new();
-        for segment in searcher.segment_readers() {
-            let column = segment.fast_fields().u64("pid").map_err(Error::index)?;
-            let map = (0..segment.max_doc())
-                .map(|d| column.first(d).unwrap_or(0) as u32)
-                .collect();
-            pid_by_doc.push(map);
-        }
+        writer.wait_merging_threads().map_err(Error::index)?;
+        let (searcher, pid_by_doc) = open_searcher(&index)?;
         Ok(Retriever {
+            index,
             searcher,
             fields,
             phrasings,
+            term_offsets,
+            terms: flat,
             pid_by_doc,
             samples,
         })
     }
+}
+
+/// The name of the fast field that maps a tantivy document to its phrasing.
+pub(super) const PID_FIELD: &str = "pid";
+
+/// The schema of the index: one text field per analyzer, and the phrasing id.
+fn schema() -> Schema {
+    let mut schema = Schema::builder();
+    for a in Analyzer::ALL {
+        let opts = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TERMS_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        );
+        schema.add_text_field(field_name(a), opts);
+    }
+    schema.add_u64_field(PID_FIELD, FAST);
+    schema.build()
+}
+
+/// Registers the tokenizer of the index's fields.
+pub(super) fn register_tokenizer(index: &Index) {
+    index.tokenizers().register(
+        TERMS_TOKENIZER,
+        TextAnalyzer::from(TermsTokenizer::default()),
+    );
+}
+
+/// The tantivy field of every analyzer in `schema`.
+pub(super) fn fields_of(schema: &Schema) -> Result<HashMap<Analyzer, Field>, Error> {
+    Analyzer::ALL
+        .into_iter()
+        .map(|a| Ok((a, schema.get_field(field_name(a)).map_err(Error::index)?)))
+        .collect()
+}
+
+/// A searcher of `index` and, per segment, the phrasing of every document.
+pub(super) fn open_searcher(index: &Index) -> Result<(Searcher, Vec<Vec<u32>>), Error> {
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(Error::index)?;
+    let searcher = reader.searcher();
+    let mut pid_by_doc = Vec::new();
+    for segment in searcher.segment_readers() {
+        let column = segment.fast_fields().u64(PID_FIELD).map_err(Error::index)?;
+        let map = (0..segment.max_doc())
+            .map(|d| column.first(d).unwrap_or(0) as u32)
+            .collect();
+        pid_by_doc.push(map);
+    }
+    Ok((searcher, pid_by_doc))
+}
+
+/// The typo index of a field: its words, then the keys of its synonyms (a misspelt synonym
+/// counts as its concept).
+pub(super) fn fuzzy_index(
+    names: &[Term],
+    ids: &FastMap<Term, TermId>,
+    concepts: &FastMap<Term, Term>,
+) -> FuzzyIndex {
+    let mut fuzzy = FuzzyIndex::default();
+    for (id, t) in names.iter().enumerate() {
+        if TermKind::of(t) == TermKind::Word {
+            fuzzy.insert(t, id as TermId);
+        }
+    }
+    let mut members: Vec<(&Term, &Term)> = concepts.iter().collect();
+    members.sort_unstable();
+    for (key, concept) in members {
+        if let Some(&id) = ids.get(concept) {
+            fuzzy.insert(key, id);
+        }
+    }
+    fuzzy
 }
 
 /// Per analyzer: the word key of every synonym → the concept term of its group. A key that

@@ -7,6 +7,7 @@
 //! stemmer misses, a typo in a short word, a loanword spelt another way), so the two signals
 //! err in different places.
 
+use super::codec::{DecodeError, Reader, Writer};
 use super::hasher::FastMap;
 use std::collections::HashMap;
 
@@ -14,17 +15,107 @@ use std::collections::HashMap;
 const MIN_N: usize = 2;
 const MAX_N: usize = 4;
 
+/// In a field of more phrasings than this, the n-grams that more than [`LONG_LIST`]
+/// phrasings share (the commonest letter pairs and triples) are not used to find phrasings,
+/// only to score the candidates found otherwise: walking their lists would cost time in
+/// proportion to the size of the base. The shipped content's fields are smaller.
+pub(crate) const SMALL_FIELD: usize = 4096;
+/// See [`SMALL_FIELD`].
+pub(crate) const LONG_LIST: usize = 512;
+
+/// Counts of an n-gram in one phrasing are kept up to this.
+const MAX_COUNT: u32 = u8::MAX as u32;
+
+/// The n-grams of a message that some phrasing has, weighted as a unit vector.
+pub(crate) struct GramQuery {
+    grams: Vec<(u32, f32)>,
+    /// Some n-gram has a list longer than [`LONG_LIST`].
+    long: bool,
+}
+
+/// Per-thread scores of phrasings, reset between queries by the list of those touched.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    scores: Vec<f32>,
+    touched: Vec<u32>,
+}
+
+impl Scratch {
+    fn add(&mut self, pid: u32, v: f32) {
+        let s = &mut self.scores[pid as usize];
+        if *s == 0.0 {
+            self.touched.push(pid);
+        }
+        *s += v;
+    }
+
+    /// The score of a phrasing.
+    pub(crate) fn score(&self, pid: usize) -> f32 {
+        self.scores[pid]
+    }
+
+    /// The phrasings scored (a phrasing may appear more than once).
+    pub(crate) fn touched(&self) -> &[u32] {
+        &self.touched
+    }
+
+    fn reset(&mut self, len: usize) {
+        for &pid in &self.touched {
+            self.scores[pid as usize] = 0.0;
+        }
+        self.touched.clear();
+        if self.scores.len() < len {
+            self.scores.resize(len, 0.0);
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Runs `f` with this thread's scratch scores, all zero, for `len` phrasings.
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            scratch.reset(len);
+            f(&mut scratch)
+        }
+        Err(_) => {
+            let mut fresh = Scratch::default();
+            fresh.reset(len);
+            f(&mut fresh)
+        }
+    })
+}
+
 /// The n-gram vectors of the phrasings, as an inverted index.
 #[derive(Debug, Default)]
 pub(crate) struct CharGrams {
     ids: FastMap<String, u32>,
     idf: Vec<f32>,
-    /// Per n-gram id: (phrasing id, weight in that phrasing's unit vector).
-    postings: Vec<Vec<(u32, f32)>>,
+    /// Per n-gram id: where its postings start in `pids` and `counts` (one more entry
+    /// than n-grams: the end).
+    offsets: Vec<usize>,
+    /// The phrasings of each n-gram, ascending.
+    pids: Vec<u32>,
+    /// How often the n-gram occurs in that phrasing.
+    counts: Vec<u8>,
+    /// Per phrasing id: the norm of its vector of tf-idf weights (0: not in this field).
+    norms: Vec<f32>,
+    /// Lists longer than this are not walked to find phrasings (see [`SMALL_FIELD`]).
+    long: usize,
 }
 
-/// The n-grams of normalized text with their counts.
-fn grams(normalized: &str) -> HashMap<String, u32> {
+/// `tf` of every count kept.
+fn tf_table() -> &'static [f32; 256] {
+    static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|c| tf(c as u32)))
+}
+
+/// The n-grams of normalized text with their counts, in the order of the n-grams: the
+/// same text gets the same ids and sums its weights in the same order, in every process.
+fn grams(normalized: &str) -> Vec<(String, u32)> {
     let mut out: HashMap<String, u32> = HashMap::new();
     for word in crate::text::words(normalized) {
         let padded: Vec<char> = std::iter::once(' ')
@@ -37,7 +128,9 @@ fn grams(normalized: &str) -> HashMap<String, u32> {
             }
         }
     }
-    out
+    let mut sorted: Vec<(String, u32)> = out.into_iter().collect();
+    sorted.sort_unstable();
+    sorted
 }
 
 /// Sublinear term frequency.
@@ -49,44 +142,85 @@ impl CharGrams {
     /// Indexes normalized phrasings, given with their phrasing ids.
     pub(crate) fn build<'a>(phrasings: impl IntoIterator<Item = (u32, &'a str)>) -> CharGrams {
         let mut cg = CharGrams::default();
-        let docs: Vec<(u32, HashMap<String, u32>)> = phrasings
-            .into_iter()
-            .map(|(pid, text)| (pid, grams(text)))
-            .collect();
+        // Per phrasing: its n-gram ids with their counts, in the order `grams` gives them.
+        let mut docs: Vec<(u32, Vec<(u32, u32)>)> = Vec::new();
         let mut df: Vec<u32> = Vec::new();
-        for (_, g) in &docs {
-            for gram in g.keys() {
-                let next = cg.ids.len() as u32;
-                let id = *cg.ids.entry(gram.clone()).or_insert(next);
-                if id as usize == df.len() {
-                    df.push(0);
-                }
-                df[id as usize] += 1;
-            }
+        for (pid, text) in phrasings {
+            let counted: Vec<(u32, u32)> = grams(text)
+                .into_iter()
+                .map(|(gram, c)| {
+                    let next = cg.ids.len() as u32;
+                    let id = *cg.ids.entry(gram).or_insert(next);
+                    if id as usize == df.len() {
+                        df.push(0);
+                    }
+                    df[id as usize] += 1;
+                    (id, c)
+                })
+                .collect();
+            docs.push((pid, counted));
         }
         let n = docs.len() as f32;
         cg.idf = df
             .iter()
             .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
             .collect();
-        cg.postings = vec![Vec::new(); cg.ids.len()];
-        for (pid, g) in &docs {
-            let weights: Vec<(u32, f32)> = g
+        cg.long = if docs.len() > SMALL_FIELD {
+            LONG_LIST
+        } else {
+            usize::MAX
+        };
+        cg.offsets = Vec::with_capacity(df.len() + 1);
+        let mut at = 0usize;
+        for &d in &df {
+            cg.offsets.push(at);
+            at += d as usize;
+        }
+        cg.offsets.push(at);
+        let mut fill = cg.offsets.clone();
+        cg.pids = vec![0; at];
+        cg.counts = vec![0; at];
+        let last = docs
+            .iter()
+            .map(|(pid, _)| *pid as usize + 1)
+            .max()
+            .unwrap_or(0);
+        cg.norms = vec![0.0; last];
+        let table = tf_table();
+        for (pid, counted) in &docs {
+            let norm = counted
                 .iter()
-                .map(|(gram, &c)| {
-                    let id = cg.ids[gram];
-                    (id, tf(c) * cg.idf[id as usize])
+                .map(|&(id, c)| {
+                    let w = table[c.min(MAX_COUNT) as usize] * cg.idf[id as usize];
+                    w * w
                 })
-                .collect();
-            let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
-            if norm <= 0.0 {
-                continue;
-            }
-            for (id, w) in weights {
-                cg.postings[id as usize].push((*pid, w / norm));
+                .sum::<f32>()
+                .sqrt();
+            cg.norms[*pid as usize] = norm;
+            for &(id, c) in counted {
+                let k = &mut fill[id as usize];
+                cg.pids[*k] = *pid;
+                cg.counts[*k] = c.min(MAX_COUNT) as u8;
+                *k += 1;
             }
         }
         cg
+    }
+
+    /// The phrasings of n-gram `id` with their counts.
+    fn list(&self, id: u32) -> (&[u32], &[u8]) {
+        let (from, to) = (self.offsets[id as usize], self.offsets[id as usize + 1]);
+        (&self.pids[from..to], &self.counts[from..to])
+    }
+
+    /// The weight of n-gram `id` in the unit vector of phrasing `pid`, where it occurs
+    /// `count` times; 0 for a phrasing without n-grams.
+    fn weight(&self, id: u32, pid: u32, count: u8) -> f32 {
+        let norm = self.norms[pid as usize];
+        if norm <= 0.0 {
+            return 0.0;
+        }
+        tf_table()[count as usize] * self.idf[id as usize] / norm
     }
 
     /// The n-grams of normalized text that some phrasing has, as (id, count) sorted by id:
@@ -144,14 +278,155 @@ impl CharGrams {
         }
         for (id, w) in query {
             let w = w / norm;
-            for &(pid, pw) in &self.postings[id as usize] {
+            let (pids, counts) = self.list(id);
+            for (&pid, &count) in pids.iter().zip(counts) {
                 if !skip(pid) {
                     if let Some(s) = scores.get_mut(pid as usize) {
-                        *s += w * pw;
+                        *s += w * self.weight(id, pid, count);
                     }
                 }
             }
         }
+    }
+}
+
+impl CharGrams {
+    /// Writes the n-grams, their idf and their postings.
+    pub(super) fn encode(&self, w: &mut Writer) {
+        let mut names = vec![""; self.ids.len()];
+        for (gram, &id) in &self.ids {
+            names[id as usize] = gram;
+        }
+        w.len(names.len());
+        for name in names {
+            w.str(name);
+        }
+        w.f32s(&self.idf);
+        w.len(self.offsets.len());
+        for &o in &self.offsets {
+            w.u64(o as u64);
+        }
+        w.u32s(&self.pids);
+        w.len(self.counts.len());
+        for &c in &self.counts {
+            w.u8(c);
+        }
+        w.f32s(&self.norms);
+        w.u64(self.long as u64);
+    }
+
+    /// Reads what [`CharGrams::encode`] wrote; `phrasings` bounds the phrasing ids.
+    pub(super) fn decode(r: &mut Reader<'_>, phrasings: usize) -> Result<CharGrams, DecodeError> {
+        let n = r.len(8)?;
+        let mut ids = FastMap::default();
+        ids.reserve(n);
+        for id in 0..n {
+            ids.insert(r.str()?, id as u32);
+        }
+        if ids.len() != n {
+            return Err(r.error("repeated n-gram"));
+        }
+        let idf = r.f32s()?;
+        let o = r.len(8)?;
+        let mut offsets = Vec::with_capacity(o);
+        for _ in 0..o {
+            offsets.push(r.u64()? as usize);
+        }
+        let pids = r.u32s()?;
+        let c = r.len(1)?;
+        let mut counts = Vec::with_capacity(c);
+        for _ in 0..c {
+            counts.push(r.u8()?);
+        }
+        let norms = r.f32s()?;
+        let long = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
+        let consistent = idf.len() == n
+            && offsets.len() == n + 1
+            && offsets.first() == Some(&0)
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.last() == Some(&pids.len())
+            && counts.len() == pids.len()
+            && norms.len() <= phrasings
+            && pids.iter().all(|&p| (p as usize) < norms.len());
+        if !consistent {
+            return Err(r.error("inconsistent n-gram tables"));
+        }
+        Ok(CharGrams {
+            ids,
+            idf,
+            offsets,
+            pids,
+            counts,
+            norms,
+            long,
+        })
+    }
+}
+
+impl CharGrams {
+    /// The n-grams of normalized text as a unit vector.
+    pub(crate) fn query(&self, normalized: &str) -> GramQuery {
+        let grams: Vec<(u32, f32)> = self
+            .known_grams(normalized)
+            .into_iter()
+            .map(|(id, c)| (id, tf(c) * self.idf[id as usize]))
+            .collect();
+        let norm = grams.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        if norm <= 0.0 {
+            return GramQuery {
+                grams: Vec::new(),
+                long: false,
+            };
+        }
+        let long = grams
+            .iter()
+            .any(|&(id, _)| self.list(id).0.len() > self.long);
+        GramQuery {
+            grams: grams.into_iter().map(|(id, w)| (id, w / norm)).collect(),
+            long,
+        }
+    }
+
+    /// Adds the cosine similarity of the query with every phrasing that shares one of its
+    /// n-grams into `scratch`, leaving out the n-grams of long lists (see
+    /// [`CharGrams::long_part`]) and the phrasings for which `skip` holds.
+    pub(crate) fn add_short(
+        &self,
+        q: &GramQuery,
+        scratch: &mut Scratch,
+        skip: impl Fn(u32) -> bool,
+    ) {
+        for &(id, w) in &q.grams {
+            let (pids, counts) = self.list(id);
+            if pids.len() > self.long {
+                continue;
+            }
+            for (&pid, &count) in pids.iter().zip(counts) {
+                if !skip(pid) {
+                    scratch.add(pid, w * self.weight(id, pid, count));
+                }
+            }
+        }
+    }
+
+    /// True when some n-gram of the query has a long list.
+    pub(crate) fn has_long(&self, q: &GramQuery) -> bool {
+        q.long
+    }
+
+    /// The part of the similarity of phrasing `pid` that [`CharGrams::add_short`] left
+    /// out, found by binary search in the long lists.
+    pub(crate) fn long_part(&self, q: &GramQuery, pid: u32) -> f32 {
+        let mut sum = 0.0;
+        for &(id, w) in &q.grams {
+            let (pids, counts) = self.list(id);
+            if pids.len() > self.long {
+                if let Ok(i) = pids.binary_search(&pid) {
+                    sum += w * self.weight(id, pid, counts[i]);
+                }
+            }
+        }
+        sum
     }
 }
 

@@ -144,20 +144,16 @@ impl IntentIndex {
         }
         let mut grams = vec![0.0f32; r.phrasings.len()];
         fd.chargrams.similarities(normalized, &mut grams, |_| false);
-        let mut matched = vec![0.0f32; r.phrasings.len()];
-        for &(term, w) in &query.known {
-            for &p in fd.postings.get(term as usize).into_iter().flatten() {
-                matched[p as usize] += w;
-            }
-        }
         let share = chargram_share(analyzer);
         let scale = language_scale(analyzer);
         for (g, group) in self.groups.iter().enumerate() {
             for &pid in &fd.topics[g].phrasings {
+                let pid = pid as usize;
                 let p = &r.phrasings[pid];
-                let words = if matched[pid] > 0.0 && p.total_weight > 0.0 {
-                    let q_cov = (matched[pid] / query.total_weight).min(1.0);
-                    let p_cov = (matched[pid] / p.total_weight).min(1.0);
+                let matched = overlap(&query.known, r.terms_of(pid));
+                let words = if matched > 0.0 && p.total_weight > 0.0 {
+                    let q_cov = (matched / query.total_weight).min(1.0);
+                    let p_cov = (matched / p.total_weight).min(1.0);
                     (q_cov * p_cov).sqrt()
                 } else {
                     0.0

@@ -20,11 +20,16 @@
 //!   counts as that word, at a lower weight.
 
 mod chargram;
+mod codec;
+mod encode;
 mod fuzzy;
 mod hasher;
 mod intent;
+mod persist;
 
 pub(crate) use intent::IntentIndex;
+pub use persist::IndexStatus;
+pub(crate) use persist::{content_key, open as open_persisted, Staging};
 
 use crate::error::Error;
 use crate::knowledge::KnowledgeBase;
@@ -95,20 +100,21 @@ pub enum PhrasingKind {
 
 type TermId = u32;
 
+/// One phrasing, as scoring needs it; its terms are in [`Retriever::terms_of`].
 struct Phrasing {
-    topic: usize,
+    topic: u32,
     kind: PhrasingKind,
     /// The knowledge text it comes from: a phrasing and its transliteration share it.
     source: u32,
-    /// Distinct term ids, sorted.
-    terms: Vec<TermId>,
+    /// Sum of the weights of its distinct terms.
     total_weight: f32,
 }
 
 /// Everything one topic has in one field.
 #[derive(Default)]
 struct TopicTerms {
-    phrasings: Vec<usize>,
+    /// Its phrasings (answers excluded), ascending.
+    phrasings: Vec<u32>,
     /// Term ids of all its phrasings, sorted.
     vocabulary: Vec<TermId>,
     /// Term ids of its answers, sorted.
@@ -127,8 +133,6 @@ struct FieldData {
     unknown_word: f32,
     unknown_gram: f32,
     topics: Vec<TopicTerms>,
-    /// Per term id: the phrasings (answers excluded) that have it, sorted.
-    postings: Vec<Vec<u32>>,
     /// Word key → concept term of its synonym group.
     concepts: FastMap<Term, Term>,
     /// Known words (and synonyms) by their one-deletion forms, for typos.
@@ -197,12 +201,19 @@ pub struct Scored {
 
 /// The search index of one knowledge base.
 pub struct Retriever {
+    /// The tantivy index: in memory, or in a directory of the persistent index.
+    index: tantivy::Index,
     searcher: Searcher,
     fields: HashMap<Analyzer, FieldData>,
     phrasings: Vec<Phrasing>,
+    /// Where the terms of each phrasing start in `terms` (one more entry than phrasings).
+    term_offsets: Vec<u32>,
+    /// Per phrasing: its distinct term ids in its field, ascending (none for answers).
+    terms: Vec<TermId>,
     /// Per segment: doc id → phrasing id.
     pid_by_doc: Vec<Vec<u32>>,
-    /// The knowledge texts customers' messages resemble, for calibration.
+    /// The knowledge texts customers' messages resemble, for calibration (empty once
+    /// calibrated, and for an index opened from disk).
     samples: Vec<Sample>,
 }
 
@@ -217,10 +228,37 @@ impl std::fmt::Debug for Retriever {
 mod build;
 mod query;
 
+/// Sum of the query weights of the ids both sorted lists share.
+fn overlap(query: &[(TermId, f32)], ids: &[TermId]) -> f32 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < query.len() && j < ids.len() {
+        match query[i].0.cmp(&ids[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += query[i].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
+}
+
 impl Retriever {
     /// The questions, alternates, keywords and romanized phrasings of the knowledge, each as
     /// a [`Sample`] that [`Retriever::search_excluding`] can leave out.
     pub fn samples(&self) -> &[Sample] {
         &self.samples
+    }
+
+    /// The distinct term ids of phrasing `pid`, ascending (none for an answer).
+    fn terms_of(&self, pid: usize) -> &[TermId] {
+        &self.terms[self.term_offsets[pid] as usize..self.term_offsets[pid + 1] as usize]
+    }
+
+    /// Drops the samples: they serve calibration only.
+    pub(crate) fn forget_samples(&mut self) {
+        self.samples = Vec::new();
     }
 }

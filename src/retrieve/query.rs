@@ -1,6 +1,7 @@
 //! Querying: a message analyzed like the phrasings, tantivy's BM25 for candidates, and the
 //! confidence of each candidate topic in [0, 1].
 
+use super::chargram::{with_scratch, Scratch};
 use super::*;
 use crate::detect::Detection;
 use crate::text::Script;
@@ -207,16 +208,42 @@ impl Retriever {
         }
         let fd = &self.fields[&analyzer];
         let excluded = |p: u32| exclude.is_some_and(|s| self.phrasings[p as usize].source == s);
-        // Character n-gram similarity of every phrasing of the field.
-        let mut similarity = vec![0.0f32; self.phrasings.len()];
-        fd.chargrams
-            .similarities(&query.normalized, &mut similarity, excluded);
+        // Character n-gram similarity of the phrasings of the field that share an n-gram
+        // with the message (those of very common n-grams only for the candidates, below).
+        let grams = fd.chargrams.query(&query.normalized);
+        with_scratch(self.phrasings.len(), |scratch| {
+            fd.chargrams.add_short(&grams, scratch, excluded);
+            let similarity = |pid: usize| {
+                let short = scratch.score(pid);
+                if fd.chargrams.has_long(&grams) && !excluded(pid as u32) {
+                    short + fd.chargrams.long_part(&grams, pid as u32)
+                } else {
+                    short
+                }
+            };
+            self.rescore(analyzer, query, exclude, &hits, scratch, similarity)
+        })
+    }
+
+    /// The confidence of the candidate topics: the BM25 hits', and those closest by the
+    /// n-grams scored in `scratch`; `similarity` gives a phrasing's whole n-gram similarity.
+    fn rescore(
+        &self,
+        analyzer: Analyzer,
+        query: &PreparedQuery,
+        exclude: Option<u32>,
+        hits: &[(f32, DocAddress)],
+        scratch: &Scratch,
+        similarity: impl Fn(usize) -> f32,
+    ) -> Result<Vec<Scored>, Error> {
+        let fd = &self.fields[&analyzer];
+        let excluded = |p: u32| exclude.is_some_and(|s| self.phrasings[p as usize].source == s);
         // Distinct topics in BM25 order; only the best few are worth re-scoring. The topics
         // closest by n-grams join them: a spelling BM25 misses may still be near.
         let mut candidates: Vec<usize> = Vec::with_capacity(MAX_TOPICS + CHARGRAM_CANDIDATES);
-        for (_, addr) in &hits {
+        for (_, addr) in hits {
             let pid = self.pid_by_doc[addr.segment_ord as usize][addr.doc_id as usize];
-            let topic = self.phrasings[pid as usize].topic;
+            let topic = self.phrasings[pid as usize].topic as usize;
             if !candidates.contains(&topic) {
                 candidates.push(topic);
                 if candidates.len() == MAX_TOPICS {
@@ -225,22 +252,30 @@ impl Retriever {
             }
         }
         let mut ngrams = vec![0.0f32; fd.topics.len()];
-        for (pid, &sim) in similarity.iter().enumerate() {
+        let mut by_ngrams: Vec<usize> = Vec::new();
+        for &pid in scratch.touched() {
+            let sim = scratch.score(pid as usize);
             if sim > 0.0 {
-                let t = self.phrasings[pid].topic;
+                let t = self.phrasings[pid as usize].topic as usize;
+                if ngrams[t] == 0.0 {
+                    by_ngrams.push(t);
+                }
                 ngrams[t] = ngrams[t].max(sim);
             }
         }
-        let mut by_ngrams: Vec<usize> = (0..ngrams.len()).filter(|&t| ngrams[t] > 0.0).collect();
-        by_ngrams.sort_by(|&a, &b| ngrams[b].total_cmp(&ngrams[a]).then(a.cmp(&b)));
+        let closer = |a: &usize, b: &usize| ngrams[*b].total_cmp(&ngrams[*a]).then(a.cmp(b));
+        if by_ngrams.len() > CHARGRAM_CANDIDATES {
+            by_ngrams.select_nth_unstable_by(CHARGRAM_CANDIDATES, closer);
+            by_ngrams.truncate(CHARGRAM_CANDIDATES);
+        }
+        by_ngrams.sort_by(closer);
         for &topic in by_ngrams.iter().take(CHARGRAM_CANDIDATES) {
             if !candidates.contains(&topic) {
                 candidates.push(topic);
             }
         }
-        // Matched weight of every phrasing of the candidates, from the postings of the
-        // message's terms: a topic's phrasings have consecutive ids, so each posting list is
-        // entered by binary search at the topic's first phrasing.
+        // Matched weight of every phrasing of the candidates: the message's terms that the
+        // phrasing has, by a merge of the two sorted lists.
         let mut offsets = Vec::with_capacity(candidates.len() + 1);
         offsets.push(0);
         for &topic in &candidates {
@@ -249,27 +284,21 @@ impl Retriever {
         let mut matched = vec![0.0f32; offsets.last().copied().unwrap_or(0)];
         // With a phrasing left out, a topic's vocabulary is what its other phrasings have.
         let mut vocabulary_without = vec![0.0f32; candidates.len()];
-        for &(term, w) in &query.known {
-            let Some(post) = fd.postings.get(term as usize) else {
-                continue;
-            };
-            for (ci, &topic) in candidates.iter().enumerate() {
-                let ph = &fd.topics[topic].phrasings;
-                let (Some(&lo), Some(&hi)) = (ph.first(), ph.last()) else {
-                    continue;
-                };
-                let start = post.partition_point(|&p| (p as usize) < lo);
-                let mut in_topic = false;
-                for &p in post[start..].iter().take_while(|&&p| p as usize <= hi) {
-                    if let Ok(i) = ph.binary_search(&(p as usize)) {
-                        if !excluded(p) {
-                            matched[offsets[ci] + i] += w;
-                            in_topic = true;
-                        }
-                    }
+        for (ci, &topic) in candidates.iter().enumerate() {
+            let ph = &fd.topics[topic].phrasings;
+            for (i, &p) in ph.iter().enumerate() {
+                if !excluded(p) {
+                    matched[offsets[ci] + i] = overlap(&query.known, self.terms_of(p as usize));
                 }
-                if in_topic {
-                    vocabulary_without[ci] += w;
+            }
+            if exclude.is_some() {
+                for &(term, w) in &query.known {
+                    let in_topic = ph.iter().any(|&p| {
+                        !excluded(p) && self.terms_of(p as usize).binary_search(&term).is_ok()
+                    });
+                    if in_topic {
+                        vocabulary_without[ci] += w;
+                    }
                 }
             }
         }
@@ -279,7 +308,8 @@ impl Retriever {
             let mut phrasing_score = 0.0f32;
             let mut ngram_score = 0.0f32;
             for (i, &pid) in tt.phrasings.iter().enumerate() {
-                ngram_score = ngram_score.max(similarity[pid]);
+                let pid = pid as usize;
+                ngram_score = ngram_score.max(similarity(pid));
                 let p = &self.phrasings[pid];
                 let matched = matched[offsets[ci] + i];
                 if matched <= 0.0 || p.total_weight <= 0.0 {
@@ -317,23 +347,6 @@ impl Retriever {
         });
         Ok(ranked)
     }
-}
-
-/// Sum of the query weights of the ids both sorted lists share.
-fn overlap(query: &[(TermId, f32)], ids: &[TermId]) -> f32 {
-    let (mut i, mut j, mut sum) = (0, 0, 0.0);
-    while i < query.len() && j < ids.len() {
-        match query[i].0.cmp(&ids[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                sum += query[i].1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    sum
 }
 
 #[cfg(test)]

@@ -263,6 +263,7 @@ pub fn run(
         tracing::info!(
             version = %snapshot.version,
             topics = snapshot.engine.knowledge().topics().len(),
+            index = %snapshot.engine.index_status(),
             admin = state.config().admin_token.is_some(),
             rate_limit = state.config().rate_limit.is_some(),
             max_connections = state.config().max_connections,

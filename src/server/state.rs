@@ -229,6 +229,7 @@ impl AppState {
                     version = %snapshot.version,
                     generation = snapshot.generation,
                     topics = snapshot.engine.knowledge().topics().len(),
+                    index = %snapshot.engine.index_status(),
                     ms = started.elapsed().as_millis() as u64,
                     recovered,
                     "content reloaded"
