@@ -101,7 +101,8 @@ pub(crate) struct CharGrams {
     pids: Vec<u32>,
     /// How often the n-gram occurs in that phrasing.
     counts: Vec<u8>,
-    /// Per phrasing id: the norm of its vector of tf-idf weights (0: not in this field).
+    /// Per phrasing id: 1 / the norm of its vector of tf-idf weights (0: not in this
+    /// field), so that the inner loop of [`CharGrams::add_short`] multiplies.
     norms: Vec<f32>,
     /// Lists longer than this are not walked to find phrasings (see [`SMALL_FIELD`]).
     long: usize,
@@ -196,7 +197,7 @@ impl CharGrams {
                 })
                 .sum::<f32>()
                 .sqrt();
-            cg.norms[*pid as usize] = norm;
+            cg.norms[*pid as usize] = if norm > 0.0 { norm.recip() } else { 0.0 };
             for &(id, c) in counted {
                 let k = &mut fill[id as usize];
                 cg.pids[*k] = *pid;
@@ -216,11 +217,7 @@ impl CharGrams {
     /// The weight of n-gram `id` in the unit vector of phrasing `pid`, where it occurs
     /// `count` times; 0 for a phrasing without n-grams.
     fn weight(&self, id: u32, pid: u32, count: u8) -> f32 {
-        let norm = self.norms[pid as usize];
-        if norm <= 0.0 {
-            return 0.0;
-        }
-        tf_table()[count as usize] * self.idf[id as usize] / norm
+        tf_table()[count as usize] * self.idf[id as usize] * self.norms[pid as usize]
     }
 
     /// The n-grams of normalized text that some phrasing has, as (id, count) sorted by id:
@@ -396,14 +393,16 @@ impl CharGrams {
         scratch: &mut Scratch,
         skip: impl Fn(u32) -> bool,
     ) {
+        let tf = tf_table();
         for &(id, w) in &q.grams {
             let (pids, counts) = self.list(id);
             if pids.len() > self.long {
                 continue;
             }
+            let w = w * self.idf[id as usize];
             for (&pid, &count) in pids.iter().zip(counts) {
                 if !skip(pid) {
-                    scratch.add(pid, w * self.weight(id, pid, count));
+                    scratch.add(pid, w * tf[count as usize] * self.norms[pid as usize]);
                 }
             }
         }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use tantivy::Index;
 
 /// Version of the directory's layout and of the data file's encoding.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Version of the analysis (normalization, analyzers, scoring constants): raise it when a
 /// change makes the same content index differently.
 const ANALYZER_VERSION: u32 = 1;
