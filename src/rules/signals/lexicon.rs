@@ -24,24 +24,23 @@ pub(super) const CHARGE: &[&str] = &[
 #[rustfmt::skip]
 pub(super) const CONTRAST: &[&str] = &[
     // en
-    "instead", "rather", "but", "while", "whereas", "though", "although", "yet", "said", "says",
+    "instead", "rather", "while", "whereas", "though", "although",
     "showed", "shows", "shown", "showing", "displayed", "quoted", "quote", "listed", "advertised",
-    "promised", "told", "supposed", "should", "only", "price", "estimate", "calculator", "agreed",
+    "promised", "told", "supposed", "should", "price", "estimate", "calculator", "agreed",
     "expected", "booked", "bank", "statement",
     // el
-    "αντι", "ενω", "αλλα", "ομωσ", "παρολο", "ελεγε", "λεει", "εγραφε", "γραφει", "αναγραφ",
-    "εδειχν", "εδειξ", "δειχνει", "εβλεπα", "evlepa", "ειπαν", "ειπατε", "ειπε", "επρεπε", "τιμη",
-    "κοστολογ", "προσφορα", "συμφωνησ", "υπολογισ", "μονο", "κανονικα", "κρατησα", "εκλεισα",
-    "τραπεζα", "kratisa", "ekleisa", "eklisa", "anti", "enw", "eno", "alla", "omws", "omos",
+    "ομωσ", "παρολο", "ελεγε", "λεει", "εγραφε", "γραφει", "αναγραφ",
+    "εδειχν", "εδειξ", "δειχνει", "εβλεπα", "evlepa", "ειπαν", "ειπατε", "επρεπε", "τιμη",
+    "κοστολογ", "προσφορα", "συμφωνησ", "υπολογισ", "κανονικα", "κρατησα", "εκλεισα",
+    "τραπεζα", "kratisa", "ekleisa", "eklisa", "omws", "omos",
     "elege", "egrafe", "grafei", "edeixn", "edixn", "eprepe", "timi", "timh", "eipan", "ipan",
-    "mono",
     // te
-    "బదులు", "కానీ", "కాని", "అని", "అన్నారు", "చూపి", "చెప్పి", "చెప్పా", "ఉండాలి", "రేటు", "ధర",
-    "ప్రైస్", "కోట్", "badulu", "kani", "kaani", "ani", "chupinch", "chupist", "cheppi", "chepparu",
-    "undali", "rate",
+    "బదులు", "కానీ", "కాని", "అన్నారు", "చూపి", "చెప్పి", "చెప్పా", "ఉండాలి", "రేటు",
+    "ప్రైస్", "కోట్", "badulu", "chupinch", "chupist", "cheppi", "chepparu",
+    "undali",
 ];
 
-/// The contrast words above that count only as whole words (prefixes would catch too much).
+/// Contrast words that count only as whole words (as prefixes they would catch too much).
 #[rustfmt::skip]
 pub(super) const CONTRAST_WHOLE: &[&str] = &[
     "but", "yet", "said", "says", "only", "αντι", "ενω", "αλλα", "ειπε", "μονο", "anti", "enw",
@@ -177,11 +176,14 @@ pub(super) const MINE: &[&str] = &[
 /// Names of the data protection laws and rights.
 pub(super) const DATA_LAW: &[&str] = &["gdpr", "dpdp", "γκπδ", "gkpd", "dsar", "డీపీడీపీ", "జీడీపీఆర్"];
 
-/// Where an app or site shows a fault.
+/// Where an app or site shows a fault (word prefixes; see also [`SURFACE_WHOLE`]).
+/// Surfaces that count only as whole words ("app", not "apply"; "form", not "formal").
+pub(super) const SURFACE_WHOLE: &[&str] = &["app", "apps", "form", "forms"];
+
 #[rustfmt::skip]
 pub(super) const SURFACE: &[&str] = &[
-    "app", "application", "site", "website", "webpage", "page", "screen", "button", "login", "otp",
-    "checkout", "form", "portal", "browser", "link", "εφαρμογ", "σελιδ", "ιστοσελιδ", "ιστοτοπ",
+    "application", "site", "website", "webpage", "page", "screen", "button", "login", "otp",
+    "checkout", "portal", "browser", "link", "εφαρμογ", "σελιδ", "ιστοσελιδ", "ιστοτοπ",
     "οθον", "κουμπι", "συνδεσ", "φορμ", "πλατφορμ", "efarmog", "selid", "istoselid", "othon",
     "koumpi", "syndes", "sindes", "యాప్", "అప్లికేషన్", "వెబ్సైట్", "సైట్", "పేజీ", "పేజ్", "బటన్",
     "స్క్రీన్", "లాగిన్", "ఓటీపీ", "లింక్",

@@ -19,7 +19,6 @@
 
 mod lexicon;
 
-use crate::text::words;
 use lexicon::*;
 use serde_spanned::Spanned;
 use std::fmt;
@@ -83,7 +82,7 @@ impl Signal {
     /// The words of `normalized` (split into `words`) that make the signal hold, if it does.
     pub(crate) fn find<'a>(self, normalized: &'a str, words: &[&'a str]) -> Option<Evidence<'a>> {
         let found = match self {
-            Signal::MoneyMismatch => money_mismatch(normalized),
+            Signal::MoneyMismatch => money_mismatch(normalized, words),
             Signal::ContactCount => contact_count(words),
             Signal::DataRequest => data_request(words),
             Signal::AppSymptom => app_symptom(words),
@@ -141,23 +140,14 @@ fn is(word: &str, list: &[&str]) -> bool {
     list.contains(&word)
 }
 
-/// A word of charging ("cut" only as a whole word: it begins "customer").
+/// A word of charging ("cut", "cuts", but not "cute").
 fn is_charge(word: &str) -> bool {
-    if word == "cut" {
-        return true;
-    }
-    word != "cu" && starts(word, CHARGE) && !word.starts_with("cust") && !word.starts_with("cute")
+    starts(word, CHARGE) && !word.starts_with("cute")
 }
 
 /// A word that sets one amount against another.
 fn is_contrast(word: &str) -> bool {
-    if CONTRAST_WHOLE.contains(&word) {
-        return true;
-    }
-    CONTRAST
-        .iter()
-        .filter(|c| !CONTRAST_WHOLE.contains(c))
-        .any(|c| word.starts_with(c))
+    is(word, CONTRAST_WHOLE) || starts(word, CONTRAST)
 }
 
 /// A currency word or sign, alone or with the rest of its word ("euros", "రూపాయలు").
@@ -238,16 +228,15 @@ fn amounts(normalized: &str) -> Vec<(&str, f64)> {
     out
 }
 
-fn money_mismatch(normalized: &str) -> Option<[&str; 2]> {
+fn money_mismatch<'a>(normalized: &'a str, words: &[&str]) -> Option<[&'a str; 2]> {
     if !normalized.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
     let amounts = amounts(normalized);
     let (a, va) = *amounts.first()?;
     let (b, _) = *amounts.iter().find(|(_, v)| (v - va).abs() > 1e-6)?;
-    let mut ws = words(normalized);
-    let charged = ws.any(is_charge);
-    let set_apart = words(normalized).any(is_contrast);
+    let charged = words.iter().any(|w| is_charge(w));
+    let set_apart = words.iter().any(|w| is_contrast(w));
     (charged && set_apart).then_some([a, b])
 }
 
@@ -372,14 +361,7 @@ const PARCEL_TOO: &[&str] = &[
 ];
 
 fn app_symptom<'a>(words: &[&'a str]) -> Option<[&'a str; 2]> {
-    let surface = |w: &str| match w {
-        "app" | "apps" | "form" | "forms" => true,
-        _ => {
-            starts(w, SURFACE)
-                && !["app", "form"].iter().any(|s| w.starts_with(s))
-                && !w.starts_with("sitel")
-        }
-    } || w.starts_with("application");
+    let surface = |w: &str| is(w, SURFACE_WHOLE) || (starts(w, SURFACE) && !w.starts_with("sitel"));
     let about_parcel = words.iter().any(|w| starts(w, PARCEL));
     let symptom = |w: &str| {
         starts(w, SYMPTOM) && !(about_parcel && starts(w, PARCEL_TOO)) && !w.starts_with("bugd")
@@ -410,7 +392,7 @@ fn app_symptom<'a>(words: &[&'a str]) -> Option<[&'a str; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::normalize;
+    use crate::text::{normalize, words};
 
     fn holds(signal: Signal, text: &str) -> bool {
         let n = normalize(text);
